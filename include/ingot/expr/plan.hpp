@@ -1,0 +1,377 @@
+#pragma once
+// A plan turns a set of root expressions (a loss and its gradients, or a
+// model's output) into straight-line code over preallocated buffers.
+//
+// At compile time it decides, per node:
+//  - leaves read data bound from outside (parameters, a mini-batch);
+//  - kernels (matmul, sums, softmax) get a buffer and run their own loop;
+//  - an element-wise node is fused into the loop of its single consumer,
+//    unless it is a root, is used more than once, or feeds a kernel that
+//    needs memory; then it gets a buffer and one SIMD pass computes it and
+//    every fused node below it;
+//  - a matmul whose single consumer chain ends in such a pass with the same
+//    shape (bias + activation) runs that pass as its GEMM epilogue, tile by
+//    tile, writing into the same buffer.
+// At run time it walks the nodes in order: no tape, no virtual calls, no
+// allocation (buffers are sized once, for a maximum batch).
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/expr/grad.hpp"
+#include "ingot/simd/gemm.hpp"
+#include "ingot/simd/rows.hpp"
+
+namespace ingot::expr {
+
+template <class T, node... Roots>
+class plan {
+ public:
+  using value_type = T;
+  using order = topo_order_t<Roots...>;
+  using roots = type_list<Roots...>;
+  static constexpr std::size_t num_nodes = order::size;
+
+ private:
+  template <class N>
+  static constexpr std::size_t idx = index_in_v<N, order>;
+  template <class N>
+  static constexpr bool is_root = contains_v<N, roots>;
+
+  template <class N>
+  static constexpr bool materialized =
+      N::cat == category::kernel ||
+      (N::cat == category::elementwise &&
+       (is_root<N> || use_count<N, order> > 1 || has_memory_consumer<N, order>));
+
+  template <class N>
+  static constexpr bool bound_leaf = is_param_v<N> || is_data_v<N> || is_labels_v<N>;
+
+  template <class N>
+  static constexpr bool has_storage = materialized<N> || is_param_v<N> || is_data_v<N>;
+
+  // The node that uses N, when exactly one does.
+  template <class N>
+  struct sole_user {
+    template <class... M>
+    static constexpr auto find(type_list<M...>) {
+      return type_at_t<index_in_v<std::true_type, type_list<std::bool_constant<(times_operand_of<N, M> > 0)>...>>,
+                       type_list<M..., void>>{};
+    }
+    using type = std::conditional_t<use_count<N, order> == 1 && !is_root<N>, decltype(find(order{})), void>;
+  };
+
+  // The materialised element-wise node whose pass N is fused into (void if none).
+  template <class N>
+  static constexpr auto fuse_target_of() {
+    using U = typename sole_user<N>::type;
+    if constexpr (std::is_void_v<U>) return std::type_identity<void>{};
+    else if constexpr (U::cat != category::elementwise) return std::type_identity<void>{};
+    else if constexpr (materialized<U>) return std::type_identity<U>{};
+    else return fuse_target_of<U>();
+  }
+  template <class N>
+  using fuse_target = typename decltype(fuse_target_of<N>())::type;
+
+  template <class M>
+  static constexpr bool epilogue_candidate = [] {
+    if constexpr (!is_matmul<M>::value) return false;
+    else if constexpr (std::is_void_v<fuse_target<M>>) return false;
+    else return std::is_same_v<typename M::shape, typename fuse_target<M>::shape>;
+  }();
+
+  // The matmul run with E's pass as its epilogue: the first candidate in order.
+  template <class E>
+  static constexpr std::size_t epilogue_matmul_index = []<class... M>(type_list<M...>) {
+    constexpr bool hit[] = {(epilogue_candidate<M> && std::is_same_v<fuse_target<M>, E>)..., false};
+    for (std::size_t i = 0; i < sizeof...(M); ++i)
+      if (hit[i]) return i;
+    return sizeof...(M);
+  }(order{});
+
+  template <class M>
+  static constexpr bool fused_matmul = [] {
+    if constexpr (!epilogue_candidate<M>) return false;
+    else return epilogue_matmul_index<fuse_target<M>> == idx<M>;
+  }();
+
+  // A pass is flat when every value it reads has its shape (or is a
+  // scalar constant): then rows x cols is one contiguous run.
+  template <class Root, class N>
+  static constexpr bool flat_operand() {
+    if constexpr (is_constant_v<N> || is_inv_count_v<N>) return true;
+    else if constexpr (!std::is_same_v<typename N::shape, typename Root::shape>) return false;
+    else if constexpr (has_storage<N>) return true;
+    else if constexpr (is_onehot_v<N> || N::cat != category::elementwise) return false;
+    else return []<class... C>(type_list<C...>) { return (flat_operand<Root, C>() && ...); }(children_t<N>{});
+  }
+  template <class N>
+  static constexpr bool flat_pass = []<class... C>(type_list<C...>) {
+    return !is_onehot_v<N> && (flat_operand<N, C>() && ...);
+  }(children_t<N>{});
+
+  static constexpr bool any_matmul = []<class... N>(type_list<N...>) { return (is_matmul<N>::value || ...); }(order{});
+
+ public:
+  explicit plan(std::size_t max_batch) : capacity_(max_batch) {
+    if (max_batch == 0) throw std::invalid_argument("ingot: a plan needs a batch capacity of at least 1");
+    std::size_t total = 0;
+    std::array<std::size_t, num_nodes> offset{};
+    for_each_node([&]<class N>() {
+      if constexpr (materialized<N> && !fused_matmul<N>) {
+        offset[idx<N>] = total;
+        total += padded<T>(N::shape::size(max_batch));
+      }
+    });
+    if constexpr (any_matmul) total += simd::gemm_blocking<T>::pack_a_size + simd::gemm_blocking<T>::pack_b_size;
+    workspace_ = aligned_buffer<T>(total);
+    ptr_.fill(nullptr);
+    for_each_node([&]<class N>() {
+      if constexpr (materialized<N> && !fused_matmul<N>) ptr_[idx<N>] = workspace_.data() + offset[idx<N>];
+    });
+    if constexpr (any_matmul) {
+      pack_a_ = workspace_.data() + total - simd::gemm_blocking<T>::pack_a_size - simd::gemm_blocking<T>::pack_b_size;
+      pack_b_ = pack_a_ + simd::gemm_blocking<T>::pack_a_size;
+    }
+    out_.fill(nullptr);
+  }
+
+  std::size_t capacity() const { return capacity_; }
+
+  // Points a parameter or data leaf at row-major values; labels at int32s.
+  // Leaves the roots do not depend on are ignored.
+  template <node Leaf>
+  void bind(const T* values) {
+    static_assert(is_param_v<Leaf> || is_data_v<Leaf>, "ingot: bind takes a parameter or data leaf");
+    if constexpr (contains_v<Leaf, order>) ptr_[idx<Leaf>] = const_cast<T*>(values);
+  }
+  template <node Leaf>
+  void bind(const std::int32_t* labels) {
+    static_assert(is_labels_v<Leaf>, "ingot: int32 values bind to a labels leaf");
+    if constexpr (contains_v<Leaf, order>) ptr_[idx<Leaf>] = const_cast<std::int32_t*>(labels);
+  }
+  template <node Leaf>
+  void bind(Leaf, const T* values) { bind<Leaf>(values); }
+  template <node Leaf>
+  void bind(Leaf, const std::int32_t* labels) { bind<Leaf>(labels); }
+
+  // Root R is written to dst (e.g. a slot of a gradient arena) instead of
+  // the plan's own buffer.
+  template <std::size_t R>
+  void bind_output(T* dst) {
+    using N = type_at_t<R, roots>;
+    out_[R] = dst;
+    if (first_root_of<N>() == R) ptr_[idx<N>] = dst;
+  }
+
+  // Root R's values after run (rows x cols of its shape, row-major).
+  template <std::size_t R>
+  const T* output() const {
+    return static_cast<const T*>(ptr_[idx<type_at_t<R, roots>>]);
+  }
+
+  void run(std::size_t batch_size) {
+    if (batch_size == 0 || batch_size > capacity_)
+      throw std::invalid_argument("ingot: batch of " + std::to_string(batch_size) + " rows; this plan takes 1 to " +
+                                  std::to_string(capacity_));
+    batch_ = batch_size;
+    for_each_node([&]<class N>() {
+      if constexpr (bound_leaf<N>) {
+        if (!ptr_[idx<N>]) throw std::logic_error("ingot: leaf '" + std::string(N::name.view()) + "' is not bound");
+      }
+      if constexpr (fused_matmul<N>) ptr_[idx<N>] = ptr_[idx<fuse_target<N>>];
+    });
+    for_each_node([&]<class N>() { exec<N>(); });
+    copy_duplicate_outputs(std::make_index_sequence<sizeof...(Roots)>{});
+  }
+
+  template <node N>
+  static constexpr bool is_materialized() { return materialized<N>; }
+  template <node N>
+  static constexpr bool is_epilogue_fused() { return fused_matmul<N>; }
+
+ private:
+  template <class F>
+  static void for_each_node(F&& f) {
+    [&]<class... N>(type_list<N...>) { (f.template operator()<N>(), ...); }(order{});
+  }
+
+  template <class N>
+  static constexpr std::size_t first_root_of() {
+    return index_in_v<N, roots>;
+  }
+
+  template <std::size_t... R>
+  void copy_duplicate_outputs(std::index_sequence<R...>) {
+    (copy_output<R>(), ...);
+  }
+  template <std::size_t R>
+  void copy_output() {
+    using N = type_at_t<R, roots>;
+    if constexpr (first_root_of<N>() != R) {
+      if (out_[R] && out_[R] != ptr_[idx<N>])
+        std::memcpy(out_[R], ptr_[idx<N>], N::shape::size(batch_) * sizeof(T));
+    }
+  }
+
+  template <class N>
+  T* data() const {
+    return static_cast<T*>(ptr_[idx<N>]);
+  }
+
+  // The value of N at (i, j) of its consumer's index space, as V (a batch of
+  // columns j.. or one scalar). Broadcast dimensions read row 0 / column 0.
+  template <class N, class V, bool Flat>
+  V load(std::size_t i, std::size_t j) const {
+    if constexpr (is_constant_v<N>) {
+      return V(static_cast<T>(N::value));
+    } else if constexpr (is_inv_count_v<N>) {
+      return V(static_cast<T>(N::value(batch_)));
+    } else if constexpr (has_storage<N>) {
+      const T* p = data<N>();
+      if constexpr (Flat) {
+        return simd::load<V>(p + j);
+      } else {
+        const std::size_t r = N::shape::rows_ct == 1 ? 0 : i;
+        if constexpr (N::shape::cols == 1) return V(p[r]);
+        else return simd::load<V>(p + r * N::shape::cols + j);
+      }
+    } else {
+      return compute<N, V, Flat>(i, j);
+    }
+  }
+
+  // N's own formula applied to its operands' values at (i, j).
+  template <class N, class V, bool Flat>
+  V compute(std::size_t i, std::size_t j) const {
+    if constexpr (is_onehot_v<N>) {
+      using L = type_at_t<0, children_t<N>>;
+      return simd::onehot_row<V>(j, static_cast<const std::int32_t*>(ptr_[idx<L>])[i]);
+    } else {
+      return [&]<class... C>(type_list<C...>) { return N::op::apply(load<C, V, Flat>(i, j)...); }(children_t<N>{});
+    }
+  }
+
+  // One SIMD pass writing N over rows [r0, r1) and columns [c0, c1).
+  template <class N>
+  void pass(std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+    using V = simd::vec<T>;
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t C = N::shape::cols;
+    T* out = data<N>();
+    for (std::size_t i = r0; i < r1; ++i) {
+      std::size_t j = c0;
+      for (; j + W <= c1; j += W) simd::store(out + i * C + j, compute<N, V, false>(i, j));
+      for (; j < c1; ++j) out[i * C + j] = compute<N, T, false>(i, j);
+    }
+  }
+
+  template <class N>
+  void full_pass() {
+    if constexpr (flat_pass<N>) {
+      using V = simd::vec<T>;
+      constexpr std::size_t W = simd::width<T>;
+      const std::size_t n = N::shape::size(batch_);
+      T* out = data<N>();
+      std::size_t k = 0;
+      for (; k + W <= n; k += W) simd::store(out + k, compute<N, V, true>(0, k));
+      for (; k < n; ++k) out[k] = compute<N, T, true>(0, k);
+    } else {
+      pass<N>(0, N::shape::rows(batch_), 0, N::shape::cols);
+    }
+  }
+
+  template <class M, class Epilogue>
+  void run_matmul(Epilogue&& epilogue) {
+    using A = type_at_t<0, children_t<M>>;
+    using B = type_at_t<1, children_t<M>>;
+    const std::size_t rows = M::shape::rows(batch_);
+    const std::size_t k = M::trans_a ? A::shape::rows(batch_) : A::shape::cols;
+    simd::gemm<M::trans_a, M::trans_b>(rows, M::shape::cols, k, data<A>(), A::shape::cols, data<B>(),
+                                       B::shape::cols, data<M>(), M::shape::cols, pack_a_, pack_b_, epilogue);
+  }
+
+  template <class N>
+  void reduce() {
+    using A = type_at_t<0, children_t<N>>;
+    using V = simd::vec<T>;
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t C = A::shape::cols;
+    const std::size_t rows = A::shape::rows(batch_);
+    T* out = data<N>();
+    if constexpr (N::axis == -1) {
+      constexpr bool flat = has_storage<A> || (A::cat == category::elementwise && flat_pass<A>);
+      const std::size_t n = flat ? rows * C : C;
+      V acc(T(0));
+      T tail = 0;
+      for (std::size_t i = 0; i < (flat ? 1 : rows); ++i) {
+        std::size_t j = 0;
+        for (; j + W <= n; j += W) acc += load<A, V, flat>(i, j);
+        for (; j < n; ++j) tail += load<A, T, flat>(i, j);
+      }
+      out[0] = simd::hsum(acc) + tail;
+    } else if constexpr (N::axis == 0) {
+      for (std::size_t j = 0; j < C; ++j) out[j] = T(0);
+      for (std::size_t i = 0; i < rows; ++i) {
+        std::size_t j = 0;
+        for (; j + W <= C; j += W) simd::store(out + j, simd::load<V>(out + j) + load<A, V, false>(i, j));
+        for (; j < C; ++j) out[j] += load<A, T, false>(i, j);
+      }
+    } else {
+      for (std::size_t i = 0; i < rows; ++i) {
+        V acc(T(0));
+        T tail = 0;
+        std::size_t j = 0;
+        for (; j + W <= C; j += W) acc += load<A, V, false>(i, j);
+        for (; j < C; ++j) tail += load<A, T, false>(i, j);
+        out[i] = simd::hsum(acc) + tail;
+      }
+    }
+  }
+
+  template <class N>
+  void exec() {
+    if constexpr (N::cat == category::leaf || !materialized<N>) {
+      return;
+    } else if constexpr (N::cat == category::elementwise) {
+      if constexpr (epilogue_matmul_index<N> < num_nodes) {
+        using M = type_at_t<epilogue_matmul_index<N>, order>;
+        run_matmul<M>([this](std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
+          pass<N>(i0, i0 + mr, j0, j0 + nr);
+        });
+      } else {
+        full_pass<N>();
+      }
+    } else if constexpr (is_matmul<N>::value) {
+      if constexpr (!fused_matmul<N>) run_matmul<N>(simd::no_epilogue{});
+    } else if constexpr (is_sum<N>::value) {
+      reduce<N>();
+    } else {
+      using A = type_at_t<0, children_t<N>>;
+      const std::size_t rows = A::shape::rows(batch_);
+      if constexpr (is_softmax<N>::value) {
+        simd::softmax_rows(data<A>(), data<N>(), rows, A::shape::cols);
+      } else if constexpr (is_log_softmax<N>::value) {
+        simd::log_softmax_rows(data<A>(), data<N>(), rows, A::shape::cols);
+      } else {
+        static_assert(is_xent<N>::value, "ingot: internal error, a kernel without an evaluator");
+        using L = type_at_t<1, children_t<N>>;
+        simd::softmax_xent_rows(data<A>(), static_cast<const std::int32_t*>(ptr_[idx<L>]), data<N>(), rows,
+                                A::shape::cols);
+      }
+    }
+  }
+
+  std::size_t capacity_;
+  std::size_t batch_ = 0;
+  aligned_buffer<T> workspace_;
+  std::array<void*, num_nodes> ptr_{};
+  std::array<T*, sizeof...(Roots)> out_{};
+  T* pack_a_ = nullptr;
+  T* pack_b_ = nullptr;
+};
+
+}  // namespace ingot::expr

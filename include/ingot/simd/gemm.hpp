@@ -1,0 +1,158 @@
+#pragma once
+// C = op(A) op(B) with packed operands and a register-blocked xsimd
+// micro-kernel, plus an epilogue called on each finished tile of C while it
+// is still in L1 (bias + activation of a layer run there).
+//
+// Blocking: the micro-kernel holds an MR x NR tile of C in registers
+// (6 rows x 2 vectors: 12 accumulators, 2 B vectors and 1 broadcast A value
+// fit the 16 AVX2 registers). K is cut in blocks of KC so a packed B panel
+// stays in L1/L2; rows in blocks of MC so a packed A block stays in L2.
+#include <algorithm>
+#include <cstddef>
+
+#include "ingot/simd/math.hpp"
+
+namespace ingot::simd {
+
+template <class T>
+struct gemm_blocking {
+  static constexpr std::size_t W = width<T>;
+  static constexpr std::size_t MR = 6;
+  static constexpr std::size_t NR = 2 * W;
+  static constexpr std::size_t KC = 256;
+  static constexpr std::size_t MC = 72;  // multiple of MR
+  static constexpr std::size_t NC = 512 / NR * NR;
+  static constexpr std::size_t pack_a_size = MC * KC;
+  static constexpr std::size_t pack_b_size = NC * KC;
+};
+
+namespace detail {
+// Element (m, k) of op(A), where A is stored row-major with leading dim lda.
+template <bool Trans, class T>
+inline T at(const T* a, std::size_t lda, std::size_t m, std::size_t k) {
+  return Trans ? a[k * lda + m] : a[m * lda + k];
+}
+
+// Packs op(A)[ic:ic+mc, pc:pc+kc] as panels of MR rows, k-major inside a
+// panel, zero-padding the last panel.
+template <bool TA, class T>
+void pack_a(const T* a, std::size_t lda, std::size_t ic, std::size_t pc, std::size_t mc, std::size_t kc, T* out) {
+  constexpr std::size_t MR = gemm_blocking<T>::MR;
+  for (std::size_t ir = 0; ir < mc; ir += MR) {
+    const std::size_t mr = std::min(MR, mc - ir);
+    for (std::size_t k = 0; k < kc; ++k) {
+      for (std::size_t r = 0; r < mr; ++r) out[r] = at<TA>(a, lda, ic + ir + r, pc + k);
+      for (std::size_t r = mr; r < MR; ++r) out[r] = T(0);
+      out += MR;
+    }
+  }
+}
+
+// Packs op(B)[pc:pc+kc, jc:jc+nc] as panels of NR columns, k-major inside a
+// panel, zero-padding the last panel.
+template <bool TB, class T>
+void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::size_t kc, std::size_t nc, T* out) {
+  constexpr std::size_t NR = gemm_blocking<T>::NR;
+  for (std::size_t jr = 0; jr < nc; jr += NR) {
+    const std::size_t nr = std::min(NR, nc - jr);
+    for (std::size_t k = 0; k < kc; ++k) {
+      if (!TB && nr == NR) {
+        const T* src = b + (pc + k) * ldb + jc + jr;
+        simd::store(out, simd::load<vec<T>>(src));
+        simd::store(out + width<T>, simd::load<vec<T>>(src + width<T>));
+      } else {
+        for (std::size_t c = 0; c < nr; ++c) out[c] = at<TB>(b, ldb, pc + k, jc + jr + c);
+        for (std::size_t c = nr; c < NR; ++c) out[c] = T(0);
+      }
+      out += NR;
+    }
+  }
+}
+
+// C[0:mr, 0:nr] (=|+=) packed A panel x packed B panel over kc.
+template <class T>
+inline void micro_kernel(std::size_t kc, const T* pa, const T* pb, T* c, std::size_t ldc, std::size_t mr,
+                         std::size_t nr, bool accumulate) {
+  using V = vec<T>;
+  constexpr std::size_t MR = gemm_blocking<T>::MR;
+  constexpr std::size_t W = width<T>;
+  V acc0[MR], acc1[MR];
+  for (std::size_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
+  for (std::size_t k = 0; k < kc; ++k) {
+    const V b0 = V::load_aligned(pb);
+    const V b1 = V::load_aligned(pb + W);
+#pragma GCC unroll 6
+    for (std::size_t r = 0; r < MR; ++r) {
+      const V a(pa[r]);
+      acc0[r] = xsimd::fma(a, b0, acc0[r]);
+      acc1[r] = xsimd::fma(a, b1, acc1[r]);
+    }
+    pa += MR;
+    pb += 2 * W;
+  }
+  if (nr == 2 * W) {
+    for (std::size_t r = 0; r < mr; ++r) {
+      T* row = c + r * ldc;
+      if (accumulate) {
+        (acc0[r] + V::load_unaligned(row)).store_unaligned(row);
+        (acc1[r] + V::load_unaligned(row + W)).store_unaligned(row + W);
+      } else {
+        acc0[r].store_unaligned(row);
+        acc1[r].store_unaligned(row + W);
+      }
+    }
+  } else {
+    alignas(64) T tile[2 * W];
+    for (std::size_t r = 0; r < mr; ++r) {
+      acc0[r].store_aligned(tile);
+      acc1[r].store_aligned(tile + W);
+      T* row = c + r * ldc;
+      for (std::size_t j = 0; j < nr; ++j) row[j] = accumulate ? row[j] + tile[j] : tile[j];
+    }
+  }
+}
+}  // namespace detail
+
+// C[M x N] (leading dim ldc) = op(A)[M x K] op(B)[K x N]. pack_a and pack_b
+// hold gemm_blocking<T>::pack_a_size / pack_b_size elements, 64-byte aligned.
+// epilogue(i0, j0, rows, cols) runs once per finished tile of C.
+template <bool TA, bool TB, class T, class Epilogue>
+void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
+          T* c, std::size_t ldc, T* pack_a, T* pack_b, Epilogue&& epilogue) {
+  using blk = gemm_blocking<T>;
+  if (K == 0) {
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t j = 0; j < N; ++j) c[i * ldc + j] = T(0);
+    for (std::size_t i = 0; i < M; i += blk::MR)
+      for (std::size_t j = 0; j < N; j += blk::NR) epilogue(i, j, std::min(blk::MR, M - i), std::min(blk::NR, N - j));
+    return;
+  }
+  for (std::size_t jc = 0; jc < N; jc += blk::NC) {
+    const std::size_t nc = std::min(blk::NC, N - jc);
+    for (std::size_t pc = 0; pc < K; pc += blk::KC) {
+      const std::size_t kc = std::min(blk::KC, K - pc);
+      const bool last_k = pc + kc == K;
+      detail::pack_b<TB>(b, ldb, pc, jc, kc, nc, pack_b);
+      for (std::size_t ic = 0; ic < M; ic += blk::MC) {
+        const std::size_t mc = std::min(blk::MC, M - ic);
+        detail::pack_a<TA>(a, lda, ic, pc, mc, kc, pack_a);
+        for (std::size_t jr = 0; jr < nc; jr += blk::NR) {
+          const std::size_t nr = std::min(blk::NR, nc - jr);
+          const T* pb = pack_b + jr * kc;
+          for (std::size_t ir = 0; ir < mc; ir += blk::MR) {
+            const std::size_t mr = std::min(blk::MR, mc - ir);
+            T* ct = c + (ic + ir) * ldc + jc + jr;
+            detail::micro_kernel(kc, pack_a + ir * kc, pb, ct, ldc, mr, nr, pc != 0);
+            if (last_k) epilogue(ic + ir, jc + jr, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+struct no_epilogue {
+  void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
+
+}  // namespace ingot::simd

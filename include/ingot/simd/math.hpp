@@ -1,0 +1,102 @@
+#pragma once
+// Element-wise math that works on one scalar (the tail of a loop, or the
+// scalar path) and on an xsimd batch (the body), so each op states its
+// formula once. xsimd 8.1 spells the horizontal sum `hadd`; newer releases
+// call it `reduce_add`: only `hsum` below knows which.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+namespace ingot::simd {
+
+template <class T>
+using vec = xsimd::batch<T>;
+
+template <class T>
+inline constexpr std::size_t width = vec<T>::size;
+
+template <class V>
+inline constexpr bool is_scalar_v = std::is_arithmetic_v<V>;
+
+template <class V>
+struct scalar_of { using type = V; };
+template <class T, class A>
+struct scalar_of<xsimd::batch<T, A>> { using type = T; };
+template <class V>
+using scalar_of_t = typename scalar_of<V>::type;
+
+template <class V>
+inline V load(const scalar_of_t<V>* p) {
+  if constexpr (is_scalar_v<V>) return *p;
+  else return V::load_unaligned(p);
+}
+template <class V>
+inline void store(scalar_of_t<V>* p, const V& v) {
+  if constexpr (is_scalar_v<V>) *p = v;
+  else v.store_unaligned(p);
+}
+template <class V>
+inline V splat(scalar_of_t<V> x) { return V(x); }
+
+template <class T>
+inline T hsum(const vec<T>& v) {
+#if XSIMD_VERSION_MAJOR >= 9
+  return xsimd::reduce_add(v);
+#else
+  return xsimd::hadd(v);
+#endif
+}
+template <class T>
+inline T hmax(const vec<T>& v) {
+  alignas(64) T tmp[width<T>];
+  v.store_aligned(tmp);
+  T m = tmp[0];
+  for (std::size_t i = 1; i < width<T>; ++i) m = tmp[i] > m ? tmp[i] : m;
+  return m;
+}
+
+#define INGOT_UNARY_MATH(name, stdfn)                 \
+  template <class V>                                  \
+  inline V name(const V& x) {                         \
+    if constexpr (is_scalar_v<V>) return std::stdfn(x); \
+    else return xsimd::stdfn(x);                      \
+  }
+INGOT_UNARY_MATH(exp, exp)
+INGOT_UNARY_MATH(log, log)
+INGOT_UNARY_MATH(sqrt, sqrt)
+INGOT_UNARY_MATH(tanh, tanh)
+INGOT_UNARY_MATH(erf, erf)
+INGOT_UNARY_MATH(abs, abs)
+#undef INGOT_UNARY_MATH
+
+template <class V>
+inline V max(const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return a > b ? a : b;
+  else return xsimd::max(a, b);
+}
+template <class V>
+inline V fma(const V& a, const V& b, const V& c) {
+  if constexpr (is_scalar_v<V>) return std::fma(a, b, c);
+  else return xsimd::fma(a, b, c);
+}
+// where(x > 0, a, b), element-wise.
+template <class V>
+inline V where_positive(const V& x, const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return x > V(0) ? a : b;
+  else return xsimd::select(x > V(0), a, b);
+}
+// where(idx == label, 1, 0) for the columns j, j+1, ... of one row.
+template <class V>
+inline V onehot_row(std::size_t j, std::int64_t label) {
+  using T = scalar_of_t<V>;
+  if constexpr (is_scalar_v<V>) return static_cast<std::int64_t>(j) == label ? T(1) : T(0);
+  else {
+    alignas(64) T lanes[V::size];
+    for (std::size_t k = 0; k < V::size; ++k) lanes[k] = static_cast<std::int64_t>(j + k) == label ? T(1) : T(0);
+    return V::load_aligned(lanes);
+  }
+}
+
+}  // namespace ingot::simd

@@ -1,0 +1,97 @@
+#pragma once
+// Row-wise kernels over a row-major [rows x cols] block: sums, softmax,
+// log-softmax and softmax cross-entropy. Each row is read in SIMD batches
+// with a scalar tail.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "ingot/simd/math.hpp"
+
+namespace ingot::simd {
+
+template <class T>
+inline T row_max(const T* x, std::size_t n) {
+  constexpr std::size_t W = width<T>;
+  std::size_t j = 0;
+  T m = -INFINITY;
+  if (n >= W) {
+    vec<T> mv = vec<T>::load_unaligned(x);
+    for (j = W; j + W <= n; j += W) mv = xsimd::max(mv, vec<T>::load_unaligned(x + j));
+    m = hmax(mv);
+  }
+  for (; j < n; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+// sum_j exp(x_j - shift); writes the exponentials to out when out != nullptr.
+template <class T>
+inline T row_sum_exp(const T* x, std::size_t n, T shift, T* out) {
+  constexpr std::size_t W = width<T>;
+  std::size_t j = 0;
+  vec<T> acc(T(0));
+  const vec<T> s(shift);
+  for (; j + W <= n; j += W) {
+    const vec<T> e = xsimd::exp(vec<T>::load_unaligned(x + j) - s);
+    if (out) e.store_unaligned(out + j);
+    acc += e;
+  }
+  T total = hsum(acc);
+  for (; j < n; ++j) {
+    const T e = std::exp(x[j] - shift);
+    if (out) out[j] = e;
+    total += e;
+  }
+  return total;
+}
+
+template <class T>
+inline void row_scale(T* x, std::size_t n, T factor) {
+  constexpr std::size_t W = width<T>;
+  std::size_t j = 0;
+  const vec<T> f(factor);
+  for (; j + W <= n; j += W) (vec<T>::load_unaligned(x + j) * f).store_unaligned(x + j);
+  for (; j < n; ++j) x[j] *= factor;
+}
+
+template <class T>
+void softmax_rows(const T* x, T* y, std::size_t rows, std::size_t cols) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    T* yi = y + i * cols;
+    const T m = row_max(xi, cols);
+    row_scale(yi, cols, T(1) / row_sum_exp(xi, cols, m, yi));
+  }
+}
+
+template <class T>
+void log_softmax_rows(const T* x, T* y, std::size_t rows, std::size_t cols) {
+  constexpr std::size_t W = width<T>;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    T* yi = y + i * cols;
+    const T m = row_max(xi, cols);
+    const T lse = m + std::log(row_sum_exp(xi, cols, m, static_cast<T*>(nullptr)));
+    std::size_t j = 0;
+    for (; j + W <= cols; j += W) (vec<T>::load_unaligned(xi + j) - vec<T>(lse)).store_unaligned(yi + j);
+    for (; j < cols; ++j) yi[j] = xi[j] - lse;
+  }
+}
+
+// loss_i = logsumexp(x_i) - x_i[label_i]; a label outside [0, cols) throws.
+template <class T>
+void softmax_xent_rows(const T* x, const std::int32_t* labels, T* loss, std::size_t rows, std::size_t cols) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    const std::int32_t label = labels[i];
+    if (label < 0 || static_cast<std::size_t>(label) >= cols)
+      throw std::out_of_range("ingot: cross_entropy: label " + std::to_string(label) + " at row " +
+                              std::to_string(i) + " of the batch is outside [0, " + std::to_string(cols) + ")");
+    const T m = row_max(xi, cols);
+    loss[i] = m + std::log(row_sum_exp(xi, cols, m, static_cast<T*>(nullptr))) - xi[label];
+  }
+}
+
+}  // namespace ingot::simd
