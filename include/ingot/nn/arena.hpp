@@ -1,0 +1,90 @@
+#pragma once
+// The parameter arena: every parameter of a model in one aligned buffer,
+// each starting on a cache line, in the model's state_dict order. Gradients
+// and optimizer state use the same layout, so an optimizer updates the
+// whole model in one flat pass.
+#include <array>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/core/type_list.hpp"
+#include "ingot/expr/leaves.hpp"
+
+namespace ingot::nn {
+
+template <class Params>
+struct arena_layout;
+template <class... P>
+struct arena_layout<type_list<P...>> {
+  static constexpr std::size_t count = sizeof...(P);
+  template <class T>
+  static constexpr std::array<std::size_t, count + 1> offsets() {
+    std::array<std::size_t, count + 1> o{};
+    std::size_t at = 0, k = 0;
+    ((o[k++] = at, at += padded<T>(P::shape::size(0))), ...);
+    o[count] = at;
+    return o;
+  }
+  static constexpr std::array<std::size_t, count> sizes = {P::shape::size(0)...};
+  static constexpr std::array<std::size_t, count> rows = {P::shape::rows_ct...};
+  static constexpr std::array<std::size_t, count> cols = {P::shape::cols...};
+  static constexpr std::array<bool, count> is_matrix = {P::is_matrix...};
+  static constexpr std::array<std::string_view, count> names = {P::name.view()...};
+};
+
+template <class T, class Params>
+class param_arena {
+  using layout = arena_layout<Params>;
+  static constexpr auto offsets_ = layout::template offsets<T>();
+
+ public:
+  using value_type = T;
+  using params = Params;
+  static constexpr std::size_t count = layout::count;
+  static constexpr std::size_t flat_size = offsets_[count];
+
+  param_arena() : values_(flat_size) {}
+
+  template <class P>
+  static constexpr std::size_t index_of() {
+    static_assert(contains_v<P, Params>, "ingot: this model has no such parameter");
+    return index_in_v<P, Params>;
+  }
+  template <class P>
+  static constexpr std::size_t offset_of() { return offsets_[index_of<P>()]; }
+  static constexpr std::size_t offset(std::size_t k) { return offsets_[k]; }
+
+  template <class P>
+  std::span<T> get() { return {values_.data() + offset_of<P>(), P::shape::size(0)}; }
+  template <class P>
+  std::span<const T> get() const { return {values_.data() + offset_of<P>(), P::shape::size(0)}; }
+
+  // Parameter k in state_dict order.
+  std::span<T> at(std::size_t k) { return {values_.data() + offsets_[k], layout::sizes[k]}; }
+  std::span<const T> at(std::size_t k) const { return {values_.data() + offsets_[k], layout::sizes[k]}; }
+  static constexpr std::string_view name(std::size_t k) { return layout::names[k]; }
+  // PyTorch shape: [rows, cols] for a matrix, [cols] for a vector.
+  static constexpr std::array<std::size_t, 2> torch_shape(std::size_t k) { return {layout::rows[k], layout::cols[k]}; }
+  static constexpr bool is_matrix(std::size_t k) { return layout::is_matrix[k]; }
+
+  std::span<T> find(std::string_view name) {
+    for (std::size_t k = 0; k < count; ++k)
+      if (layout::names[k] == name) return at(k);
+    throw std::out_of_range("ingot: no parameter named '" + std::string(name) + "'");
+  }
+
+  // The whole arena, padding included (padding stays zero).
+  std::span<T> flat() { return values_.span(); }
+  std::span<const T> flat() const { return values_.span(); }
+  T* data() { return values_.data(); }
+  const T* data() const { return values_.data(); }
+
+ private:
+  aligned_buffer<T> values_;
+};
+
+}  // namespace ingot::nn
