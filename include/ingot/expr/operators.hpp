@@ -7,6 +7,7 @@
 //   W * x                        matrix times per-sample vector (W a matrix param)
 //   A * B                        matrix product of two matrices
 //   matmul(a, b)                 plain matrix product of the stored values
+//   hadamard(a, b)               element-wise product, also of two matrices
 //   exp log sqrt square tanh sigmoid relu leaky_relu<s> gelu, -x
 //   sum(x) mean(x) sum<axis>(x) mean<axis>(x)   axis 0: over rows, 1: over columns
 //   softmax(x) log_softmax(x)    over the features of each row
@@ -79,6 +80,14 @@ template <node A, node B>
 constexpr auto operator/(A, B) {
   static_assert(check_elementwise<A, B>());
   return ew<div_op, A, B>{};
+}
+
+// Element-wise product whatever the operands are (for two matrices, where
+// operator* means the matrix product).
+template <node A, node B>
+constexpr auto hadamard(A, B) {
+  static_assert(check_elementwise<A, B>());
+  return ew<mul_op, A, B>{};
 }
 
 template <node A, node B>
