@@ -1,0 +1,63 @@
+// A training step allocates nothing once the first step has sized the
+// buffers: every operator new in this program is counted.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <ingot/ingot.hpp>
+#include <new>
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  ++allocations;
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace ingot;
+
+namespace {
+template <class Trainer, class Target>
+std::size_t allocations_in_steps(Trainer& trainer, const std::vector<float>& x, const std::vector<Target>& y,
+                                 std::size_t rows) {
+  trainer.step(x.data(), y.data(), rows);  // the first step may size buffers
+  const std::size_t before = allocations.load();
+  for (int s = 0; s < 50; ++s) {
+    trainer.step(x.data(), y.data(), rows);
+    trainer.step(x.data(), y.data(), rows - 3);  // a smaller, partial batch too
+  }
+  return allocations.load() - before;
+}
+}  // namespace
+
+TEST_CASE("an MLP step under cross-entropy and Adam allocates nothing", "[alloc]") {
+  using Net = nn::Sequential<nn::Dense<20, 33>, nn::ReLU, nn::Dense<33, 17>, nn::GELU, nn::Dense<17, 5>>;
+  Net model{init::seed(1)};
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
+  std::vector<float> x(29 * 20, 0.25f);
+  std::vector<std::int32_t> y(29, 3);
+  const std::size_t before = allocations.load();
+  trainer.step(x.data(), y.data(), 29);
+  CHECK(allocations.load() > before);  // the counter sees the first step's buffers
+  CHECK(allocations_in_steps(trainer, x, y, 29) == 0);
+}
+
+TEST_CASE("a regression step with momentum SGD allocates nothing", "[alloc]") {
+  using Net = nn::Sequential<nn::Dense<10, 7>, nn::Tanh, nn::Dense<7, 2>>;
+  Net model{init::seed(2)};
+  train::Trainer trainer{model, loss::MSE{}, optim::SGD{{.lr = 0.01f, .momentum = 0.9f, .nesterov = true}}};
+  std::vector<float> x(16 * 10, 0.5f), y(16 * 2, 1.0f);
+  CHECK(allocations_in_steps(trainer, x, y, 16) == 0);
+}

@@ -1,0 +1,106 @@
+// What the planner decides (fusion, buffers) and what it refuses (bad
+// batches, unbound inputs, labels out of range), with exact values checked
+// against plain loops.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <ingot/ingot.hpp>
+#include <vector>
+
+using namespace ingot;
+
+namespace {
+constexpr auto x = expr::input<"x", 19>;
+constexpr auto W = expr::param<"W", 37, 19>;
+constexpr auto b = expr::param<"b", 37>;
+using X = expr::data_leaf<"x", 19>;
+using Wt = expr::param_leaf<"W", 37, 19, true>;
+using Bt = expr::param_leaf<"b", 1, 37, false>;
+using Z = expr::matmul_node<false, true, X, Wt, false>;
+using Pre = expr::ew<expr::add_op, Z, Bt>;
+}  // namespace
+
+TEST_CASE("bias and activation run as the GEMM's epilogue, in one buffer", "[plan][fusion]") {
+  constexpr auto y = expr::relu(W * x + b);
+  using Y = std::remove_cvref_t<decltype(y)>;
+  using P = expr::plan<float, Y>;
+  STATIC_REQUIRE(std::is_same_v<typename Y::op, expr::relu_op>);
+  STATIC_REQUIRE(P::is_epilogue_fused<Z>());
+  STATIC_REQUIRE_FALSE(P::is_materialized<Pre>());  // the bias add is fused, never stored
+  STATIC_REQUIRE(P::is_materialized<Y>());
+
+  const std::size_t batch = 13;
+  rng g(5);
+  std::vector<float> xs(batch * 19), ws(37 * 19), bs(37);
+  g.fill_uniform(std::span<float>(xs), -1, 1);
+  g.fill_uniform(std::span<float>(ws), -1, 1);
+  g.fill_uniform(std::span<float>(bs), -1, 1);
+  P plan(16);
+  plan.bind(x, xs.data());
+  plan.bind(W, ws.data());
+  plan.bind(b, bs.data());
+  plan.run(batch);
+  const float* out = plan.output<0>();
+  for (std::size_t i = 0; i < batch; ++i)
+    for (std::size_t o = 0; o < 37; ++o) {
+      double z = bs[o];
+      for (std::size_t k = 0; k < 19; ++k) z += static_cast<double>(ws[o * 19 + k]) * xs[i * 19 + k];
+      REQUIRE(out[i * 37 + o] == Approx(std::max(z, 0.0)).margin(1e-5));
+    }
+}
+
+TEST_CASE("the pre-activation is kept only when a derivative needs it", "[plan][fusion]") {
+  // tanh's derivative is written on its output: the pre-activation is fused away.
+  using Lt = decltype(expr::sum(expr::tanh(W * x + b)));
+  using Gt = expr::plan<float, Lt, expr::grad_t<Lt, Wt>>;
+  STATIC_REQUIRE_FALSE(Gt::is_materialized<Pre>());
+  // gelu's derivative needs its input: the pre-activation gets a buffer.
+  using Lg = decltype(expr::sum(expr::gelu(W * x + b)));
+  using Gg = expr::plan<float, Lg, expr::grad_t<Lg, Wt>>;
+  STATIC_REQUIRE(Gg::is_materialized<Pre>());
+}
+
+TEST_CASE("a plan refuses a batch it was not sized for and unbound inputs", "[plan][errors]") {
+  constexpr auto y = expr::tanh(W * x + b);
+  expr::plan<float, std::remove_cvref_t<decltype(y)>> plan(4);
+  std::vector<float> xs(5 * 19), ws(37 * 19), bs(37);
+  plan.bind(W, ws.data());
+  plan.bind(b, bs.data());
+  CHECK_THROWS_WITH(plan.run(1), Catch::Contains("leaf 'x' is not bound"));
+  plan.bind(x, xs.data());
+  CHECK_THROWS_WITH(plan.run(5), Catch::Contains("this plan takes 1 to 4"));
+  CHECK_THROWS_AS(plan.run(0), std::invalid_argument);
+  CHECK_NOTHROW(plan.run(4));
+  using Y = std::remove_cvref_t<decltype(y)>;
+  CHECK_THROWS_AS(([] { expr::plan<float, Y> p(0); }()), std::invalid_argument);
+}
+
+TEST_CASE("cross-entropy names the row of a label out of range", "[plan][errors]") {
+  constexpr auto logits = expr::input<"logits", 3>;
+  constexpr auto labels = expr::labels<"y">;
+  using L = decltype(expr::cross_entropy(logits, labels));
+  expr::plan<float, L> plan(4);
+  std::vector<float> xs(12, 0.5f);
+  std::vector<std::int32_t> ys = {0, 2, 3, 1};
+  plan.bind(logits, xs.data());
+  plan.bind(labels, ys.data());
+  CHECK_THROWS_WITH(plan.run(4), Catch::Contains("label 3 at row 2") && Catch::Contains("[0, 3)"));
+  ys[2] = 1;
+  plan.run(4);
+  CHECK(plan.output<0>()[0] == Approx(std::log(3.0)));
+}
+
+TEST_CASE("softmax rows sum to one for widths around the SIMD width", "[plan]") {
+  constexpr auto a = expr::input<"a", 17>;
+  constexpr auto s = expr::softmax(a);
+  expr::plan<float, std::remove_cvref_t<decltype(s)>> plan(3);
+  std::vector<float> xs(3 * 17);
+  rng g(1);
+  g.fill_uniform(std::span<float>(xs), -30, 30);
+  plan.bind(a, xs.data());
+  plan.run(3);
+  for (std::size_t r = 0; r < 3; ++r) {
+    double sum = 0;
+    for (std::size_t c = 0; c < 17; ++c) sum += plan.output<0>()[r * 17 + c];
+    CHECK(sum == Approx(1.0).epsilon(1e-6));
+  }
+}

@@ -1,0 +1,110 @@
+// The runtime driver: batching (partial last batch, shuffling), epoch
+// means, callbacks, evaluate / predict, and the errors it gives for bad data.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <ingot/ingot.hpp>
+
+using namespace ingot;
+
+namespace {
+using Net = nn::Sequential<nn::Dense<5, 9>, nn::Tanh, nn::Dense<9, 3>>;
+
+data::Dataset<std::int32_t> blobs(std::size_t n, std::uint64_t seed) {
+  rng g(seed);
+  std::vector<float> x(n * 5);
+  std::vector<std::int32_t> y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    y[i] = static_cast<std::int32_t>(g.below(3));
+    for (std::size_t j = 0; j < 5; ++j) x[i * 5 + j] = static_cast<float>(g.normal() * 0.5 + (j == std::size_t(y[i]) ? 2 : 0));
+  }
+  return data::Dataset<std::int32_t>(n, 5, 1, std::move(x), std::move(y), "blobs");
+}
+}  // namespace
+
+TEST_CASE("with lr 0 an epoch's mean loss is the dataset loss, whatever the batching", "[train]") {
+  Net model{init::seed(3)};
+  const auto ds = blobs(103, 1);  // 10 batches of 10 and a last one of 3
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::SGD{{.lr = 0.0f}}};
+  const double reference = trainer.evaluate(ds, 1000).loss;
+  const auto plain = trainer.fit(ds, {.epochs = 1, .batch_size = 10});
+  const auto shuffled = trainer.fit(ds, {.epochs = 2, .batch_size = 10, .shuffle = true, .seed = 9});
+  CHECK(plain[0].loss == Approx(reference).epsilon(1e-5));
+  CHECK(shuffled[0].loss == Approx(reference).epsilon(1e-5));
+  CHECK(shuffled[1].loss == Approx(reference).epsilon(1e-5));
+  CHECK(trainer.evaluate(ds, 7).loss == Approx(reference).epsilon(1e-5));
+}
+
+TEST_CASE("training separates the blobs and accuracy follows", "[train]") {
+  Net model{init::seed(4)};
+  const auto ds = blobs(300, 2);
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{{.lr = 0.05f}}};
+  const auto before = trainer.evaluate(ds);
+  const auto history = trainer.fit(ds, {.epochs = 15, .batch_size = 32, .shuffle = true, .seed = 1});
+  const auto after = trainer.evaluate(ds);
+  CHECK(history.back().loss < 0.5 * history.front().loss);
+  CHECK(after.loss < before.loss);
+  CHECK(after.accuracy > 0.95);
+  CHECK(after.rows == 300);
+}
+
+TEST_CASE("a callback that returns false stops training", "[train]") {
+  Net model;
+  const auto ds = blobs(40, 3);
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::SGD{{.lr = 0.1f}}};
+  std::size_t calls = 0;
+  const auto history = trainer.fit(ds, {.epochs = 10, .batch_size = 8},
+                                   [&](const train::epoch_result& r) { ++calls; return r.epoch < 3; },
+                                   [&](const train::epoch_result&) { ++calls; });
+  CHECK(history.size() == 3);
+  CHECK(calls == 6);
+  CHECK(history[2].epoch == 3);
+  CHECK(history[2].epochs == 10);
+}
+
+TEST_CASE("predict gives n rows of outputs, equal to one big batch", "[train]") {
+  Net model{init::seed(8)};
+  const auto ds = blobs(50, 4);
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::SGD{}};
+  const auto small = trainer.predict(ds.x.data(), 50, 6);
+  const auto whole = trainer.predict(ds.x.data(), 50, 50);
+  REQUIRE(small.size() == 50 * 3);
+  for (std::size_t i = 0; i < small.size(); ++i) CHECK(small[i] == Approx(whole[i]).margin(1e-6));
+}
+
+TEST_CASE("bad data is refused with the place named", "[train][errors]") {
+  CHECK_THROWS_WITH((data::Dataset<float>(2, 3, 1, {1, 2, 3, 4, 5}, {0, 1}, "a.csv")),
+                    Catch::Contains("a.csv") && Catch::Contains("5 feature values for 2 rows of 3"));
+  CHECK_THROWS_WITH((data::Dataset<float>(2, 2, 1, {1, 2, NAN, 4}, {0, 1}, "b.csv")),
+                    Catch::Contains("b.csv: feature 0 of row 1 is not finite"));
+  CHECK_THROWS_WITH((data::Dataset<float>(2, 2, 1, {1, 2, 3, 4}, {0, INFINITY}, "c.csv")),
+                    Catch::Contains("c.csv: target 0 of row 1 is not finite"));
+
+  Net model;
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::SGD{}};
+  data::Dataset<std::int32_t> bad_label(3, 5, 1, std::vector<float>(15, 0.f), {0, 2, 3}, "labels.idx");
+  CHECK_THROWS_WITH(trainer.fit(bad_label, {}), Catch::Contains("labels.idx: label 3 of row 2 is outside [0, 3)"));
+  data::Dataset<std::int32_t> narrow(2, 4, 1, std::vector<float>(8, 0.f), {0, 1}, "narrow");
+  CHECK_THROWS_WITH(trainer.fit(narrow, {}), Catch::Contains("narrow: rows have 4 features; the model takes 5"));
+  const auto ok = blobs(4, 5);
+  CHECK_THROWS_WITH(trainer.fit(ok, {.epochs = 1, .batch_size = 0}), Catch::Contains("batch_size"));
+}
+
+TEST_CASE("parameters are named and initialised as in PyTorch's nn.Linear", "[nn]") {
+  Net model{init::seed(11)};
+  CHECK(Net::parameter_names() == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
+  CHECK(Net::num_scalars() == 5 * 9 + 9 + 9 * 3 + 3);
+  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias alike.
+  auto within = [](std::span<const float> v, double bound) {
+    double lo = 1, hi = -1;
+    for (float f : v) lo = std::min<double>(lo, f), hi = std::max<double>(hi, f);
+    return lo >= -bound && hi <= bound && hi - lo > bound;  // spread over the range, not constant
+  };
+  CHECK(within(model.parameter("0.weight"), 1 / std::sqrt(5.0)));
+  CHECK(within(model.parameter("0.bias"), 1 / std::sqrt(5.0)));
+  CHECK(within(model.parameter("2.weight"), 1 / std::sqrt(9.0)));
+  CHECK(within(model.parameter("2.bias"), 1 / std::sqrt(9.0)));
+  Net same{init::seed(11)}, other{init::seed(12)};
+  CHECK(std::equal(model.arena().flat().begin(), model.arena().flat().end(), same.arena().flat().begin()));
+  CHECK_FALSE(std::equal(model.arena().flat().begin(), model.arena().flat().end(), other.arena().flat().begin()));
+  CHECK_THROWS_WITH(model.parameter("1.weight"), Catch::Contains("no parameter named '1.weight'"));
+}

@@ -30,13 +30,13 @@ template <std::size_t MatrixCols, std::size_t VectorFeatures>
 struct matrix_times_vector {
   static_assert(MatrixCols == VectorFeatures,
                 "ingot: W * x needs as many columns in W as features in x (see <MatrixCols, VectorFeatures> above)");
-  static constexpr bool ok = true;
+  static constexpr bool ok = MatrixCols == VectorFeatures;
 };
 template <std::size_t LeftCols, std::size_t RightRows>
 struct matrix_product {
   static_assert(LeftCols == RightRows,
                 "ingot: A * B needs as many columns in A as rows in B (see <LeftCols, RightRows> above)");
-  static constexpr bool ok = true;
+  static constexpr bool ok = LeftCols == RightRows;
 };
 template <class T>
 inline constexpr bool always_false = false;
@@ -92,21 +92,23 @@ constexpr auto hadamard(A, B) {
 
 template <node A, node B>
 constexpr auto matmul(A, B) {
-  static_assert(diagnostics::matrix_product<A::shape::cols, B::shape::rows_ct>::ok);
-  return matmul_node<false, false, A, B>{};
+  if constexpr (!diagnostics::matrix_product<A::shape::cols, B::shape::rows_ct>::ok) return A{};
+  else return matmul_node<false, false, A, B>{};
 }
 
 // A matrix on the left multiplies (per sample, for a batched right side);
 // anything else multiplies element-wise.
 template <node A, node B>
 constexpr auto operator*(A, B) {
+  // After a failed shape check the left operand is returned unchanged, so
+  // that the message above is the only error.
   if constexpr (A::is_matrix && B::is_matrix) {
-    static_assert(diagnostics::matrix_product<A::shape::cols, B::shape::rows_ct>::ok);
-    return matmul_node<false, false, A, B>{};
+    if constexpr (!diagnostics::matrix_product<A::shape::cols, B::shape::rows_ct>::ok) return A{};
+    else return matmul_node<false, false, A, B>{};
   } else if constexpr (A::is_matrix) {
-    static_assert(diagnostics::matrix_times_vector<A::shape::cols, B::shape::cols>::ok);
     // Rows of B are samples: (W x_i) for each i is X W^T.
-    return matmul_node<false, true, B, A, false>{};
+    if constexpr (!diagnostics::matrix_times_vector<A::shape::cols, B::shape::cols>::ok) return A{};
+    else return matmul_node<false, true, B, A, false>{};
   } else {
     static_assert(check_elementwise<A, B>());
     return ew<mul_op, A, B>{};
