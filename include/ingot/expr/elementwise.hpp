@@ -95,7 +95,7 @@ struct tanh_op {
   template <class V> static V apply(const V& x) { return simd::tanh(x); }
   // d tanh(x) = 1 - tanh(x)^2 = 1 - y^2
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y y, G g, X) { return mul(g, sub(constant<1.0>{}, ew<square_op, Y>{})); }
+  static constexpr auto vjp(Y, G g, X) { return mul(g, sub(constant<1.0>{}, ew<square_op, Y>{})); }
 };
 
 struct sigmoid_op {
@@ -115,7 +115,7 @@ struct relu_op {
   template <class V> static V apply(const V& x) { return simd::max(x, V(0)); }
   // relu(x) > 0 exactly where x > 0, so the mask comes from the output.
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y y, G g, X) { return mul(g, ew<step_op, Y>{}); }
+  static constexpr auto vjp(Y, G g, X) { return mul(g, ew<step_op, Y>{}); }
 };
 
 template <double Slope>
@@ -156,7 +156,7 @@ struct gelu_op {
     return V(T(0.5)) * x * (V(T(1)) + simd::erf(x * V(T(M_SQRT1_2))));
   }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X x) { return mul(g, ew<gelu_grad_op, X>{}); }
+  static constexpr auto vjp(Y, G g, X) { return mul(g, ew<gelu_grad_op, X>{}); }
 };
 
 struct add_op {

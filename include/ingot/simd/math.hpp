@@ -7,7 +7,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+// g++ 12 warns that the AVX-512 intrinsics' deliberately undefined
+// registers (_mm512_undefined_*) are uninitialised once xsimd inlines them;
+// the warning is about the compiler's own header, so it is silenced there.
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
+#pragma GCC diagnostic pop
+#else
+#include <xsimd/xsimd.hpp>
+#endif
 
 namespace ingot::simd {
 
