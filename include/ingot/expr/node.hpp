@@ -33,10 +33,4 @@ concept node = std::is_base_of_v<node_base, N> && std::is_empty_v<N> && requires
 // (integer labels).
 struct no_grad {};
 
-template <class N>
-inline constexpr bool is_matrix_v = N::is_matrix;
-
-template <class N>
-using shape_of = typename N::shape;
-
 }  // namespace ingot::expr

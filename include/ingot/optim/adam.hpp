@@ -41,8 +41,6 @@ class Adam {
   }
 
   void step(std::span<float> params, std::span<const float> grads) {
-    using V = simd::vec<float>;
-    constexpr std::size_t W = simd::width<float>;
     ++steps_;
     const double t = static_cast<double>(steps_);
     const float step_size = static_cast<float>(opt.lr / (1.0 - std::pow(static_cast<double>(opt.beta1), t)));
@@ -64,9 +62,7 @@ class Adam {
       const U denom = simd::sqrt(vi) / U(bc2_sqrt) + U(opt.eps);
       simd::store(p + i, pi - U(step_size) * (mi / denom));
     };
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) update.template operator()<V>(i);
-    for (; i < n; ++i) update.template operator()<float>(i);
+    simd::for_each_batch<float>(n, update);
   }
 
   std::size_t steps() const { return steps_; }

@@ -39,8 +39,6 @@ class SGD {
   }
 
   void step(std::span<float> params, std::span<const float> grads) {
-    using V = simd::vec<float>;
-    constexpr std::size_t W = simd::width<float>;
     const std::size_t n = params.size();
     float* p = params.data();
     const float* g = grads.data();
@@ -57,9 +55,7 @@ class SGD {
       }
       simd::store(p + i, simd::fma(U(-opt.lr), gi, simd::load<U>(p + i)));
     };
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) update.template operator()<V>(i);
-    for (; i < n; ++i) update.template operator()<float>(i);
+    simd::for_each_batch<float>(n, update);
   }
 
   std::size_t steps() const { return steps_; }

@@ -49,8 +49,14 @@ inline void store(scalar_of_t<V>* p, const V& v) {
   if constexpr (is_scalar_v<V>) *p = v;
   else v.store_unaligned(p);
 }
-template <class V>
-inline V splat(scalar_of_t<V> x) { return V(x); }
+// Calls body.template operator()<V>(i) on each full SIMD batch of [0, n),
+// then body.template operator()<T>(i) on each element of the tail.
+template <class T, class Body>
+inline void for_each_batch(std::size_t n, Body&& body) {
+  std::size_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) body.template operator()<vec<T>>(i);
+  for (; i < n; ++i) body.template operator()<T>(i);
+}
 
 template <class T>
 inline T hsum(const vec<T>& v) {
