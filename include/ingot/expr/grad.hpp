@@ -39,29 +39,46 @@ constexpr auto contribution() {
   }
 }
 
-template <class Order, class N, class M, std::size_t I, class Acc>
-constexpr auto add_uses_in(Acc acc) {
-  if constexpr (I == children_t<M>::size) return acc;
-  else if constexpr (std::is_same_v<type_at_t<I, children_t<M>>, N>)
-    return add_uses_in<Order, N, M, I + 1>(accumulate(acc, contribution<Order, M, I>()));
-  else return add_uses_in<Order, N, M, I + 1>(acc);
+// Operand slot I of node M.
+template <class M, std::size_t I>
+struct use {};
+
+// Every slot, in every node of Order, that holds N (from the graph table).
+template <class N, class Order>
+constexpr auto uses_of() {
+  using G = graph_table<Order>;
+  constexpr std::size_t first = G::table.first_use[node_index<N, Order>];
+  return []<std::size_t... E>(std::index_sequence<E...>) {
+    return type_list<use<type_at_t<G::table.edges[first + E].user, Order>, G::table.edges[first + E].slot>...>{};
+  }(std::make_index_sequence<G::use_count(node_index<N, Order>)>{});
 }
 
-template <class Order, class N, class Acc>
-constexpr auto add_all_uses(Acc acc, type_list<>) { return acc; }
-template <class Order, class N, class Acc, class M, class... Ms>
-constexpr auto add_all_uses(Acc acc, type_list<M, Ms...>) {
-  if constexpr (times_operand_of<N, M> == 0) return add_all_uses<Order, N>(acc, type_list<Ms...>{});
-  else return add_all_uses<Order, N>(add_uses_in<Order, N, M, 0>(acc), type_list<Ms...>{});
+template <class Order, class Acc>
+constexpr auto accumulate_uses(Acc acc, type_list<>) { return acc; }
+template <class Order, class Acc, class M, std::size_t I, class... Rest>
+constexpr auto accumulate_uses(Acc acc, type_list<use<M, I>, Rest...>) {
+  return accumulate_uses<Order>(accumulate(acc, contribution<Order, M, I>()), type_list<Rest...>{});
 }
 
 template <class Order, class N>
 struct adjoint {
   static constexpr auto compute() {
     if constexpr (std::is_same_v<N, type_at_t<Order::size - 1, Order>>) return constant<1.0>{};
-    else return add_all_uses<Order, N>(no_adjoint{}, Order{});
+    else return accumulate_uses<Order>(no_adjoint{}, uses_of<N, Order>());
   }
   using type = decltype(compute());
+};
+
+// Instantiates the adjoints from the loss backwards, so that each one finds
+// its users' adjoints already made: the compiler's recursion stays shallow
+// however deep the model.
+template <class Order>
+struct all_adjoints {
+  template <std::size_t... I>
+  static constexpr auto make(std::index_sequence<I...>) {
+    return type_list<typename adjoint<Order, type_at_t<Order::size - 1 - I, Order>>::type...>{};
+  }
+  using type = decltype(make(std::make_index_sequence<Order::size>{}));
 };
 
 // A gradient must be something the planner can write into a buffer: a leaf
@@ -80,7 +97,11 @@ constexpr auto as_output(G) {
 // The gradient of the scalar Loss with respect to P, as an expression type.
 template <node Loss, node P>
 struct gradient {
-  using adjoint_type = typename detail::adjoint<topo_order_t<Loss>, P>::type;
+  using order = topo_order_t<Loss>;
+  using warm = typename detail::all_adjoints<order>::type;
+  using adjoint_type =
+      typename std::conditional_t<in_order<P, order>::value, detail::adjoint<order, P>,
+                                  std::type_identity<detail::no_adjoint>>::type;
   using type = decltype(detail::as_output<typename P::shape>(adjoint_type{}));
 };
 template <node Loss, node P>

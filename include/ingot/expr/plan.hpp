@@ -27,76 +27,87 @@
 
 namespace ingot::expr {
 
-template <class T, node... Roots>
-class plan {
+namespace detail {
+template <class List>
+struct topo_of_list;
+template <class... Roots>
+struct topo_of_list<type_list<Roots...>> {
+  using type = topo_order_t<Roots...>;
+};
+}  // namespace detail
+
+// The roots of a plan, named by a descriptor type whose ::type is a
+// type_list of root expressions. Every member function of the plan is a
+// template of the plan's type, so a descriptor with a short name (the
+// trainer declares its own) keeps symbol names, and the compiler's work
+// on them, from growing with the whole graph.
+template <class T, class RootsDescriptor>
+class basic_plan {
  public:
   using value_type = T;
-  using order = topo_order_t<Roots...>;
-  using roots = type_list<Roots...>;
+  using roots = typename RootsDescriptor::type;
+  using order = typename detail::topo_of_list<roots>::type;
   static constexpr std::size_t num_nodes = order::size;
+  static constexpr std::size_t num_roots = roots::size;
 
  private:
+  using graph = graph_table<order>;
+  static constexpr std::size_t none = graph::none;
   template <class N>
-  static constexpr std::size_t idx = index_in_v<N, order>;
-  template <class N>
-  static constexpr bool is_root = contains_v<N, roots>;
+  static constexpr std::size_t idx = node_index<N, order>;
+
+  // Per node, by position in order:
+  //  materialized  kernels, roots, nodes used twice and operands of kernels
+  //                that need memory get a buffer; other element-wise nodes
+  //                are fused into their single user's pass;
+  //  fuse_target   the materialised element-wise node whose pass computes
+  //                this node (following single users up);
+  //  epilogue      for such a pass, the first matmul of its own shape fused
+  //                into it: the GEMM runs the pass on each finished tile.
+  struct decisions {
+    std::array<bool, num_nodes> root{}, materialized{}, fused_matmul{};
+    std::array<std::size_t, num_nodes> fuse_target{}, epilogue{};
+  };
+  static constexpr decisions decide() {
+    decisions d{};
+    const auto& t = graph::table;
+    [&]<class... R>(type_list<R...>) { ((d.root[idx<R>] = true), ...); }(roots{});
+    for (std::size_t k = 0; k < num_nodes; ++k) {
+      const auto& i = t.info[k];
+      d.materialized[k] = i.cat == category::kernel ||
+                          (i.cat == category::elementwise &&
+                           (d.root[k] || graph::use_count(k) > 1 || t.memory_consumer[k]));
+      d.epilogue[k] = none;
+    }
+    for (std::size_t k = num_nodes; k-- > 0;) {  // users come after their operands
+      d.fuse_target[k] = none;
+      if (graph::use_count(k) != 1 || d.root[k]) continue;
+      const std::size_t u = t.edges[t.first_use[k]].user;
+      if (t.info[u].cat == category::elementwise) d.fuse_target[k] = d.materialized[u] ? u : d.fuse_target[u];
+    }
+    for (std::size_t k = 0; k < num_nodes; ++k) {
+      const std::size_t e = d.fuse_target[k];
+      if (!t.info[k].matmul || e == none || d.epilogue[e] != none) continue;
+      if (t.info[k].rows != t.info[e].rows || t.info[k].cols != t.info[e].cols) continue;
+      d.epilogue[e] = k;
+      d.fused_matmul[k] = true;
+    }
+    return d;
+  }
+  static constexpr decisions decided = decide();
 
   template <class N>
-  static constexpr bool materialized =
-      N::cat == category::kernel ||
-      (N::cat == category::elementwise &&
-       (is_root<N> || use_count<N, order> > 1 || has_memory_consumer<N, order>));
+  static constexpr bool materialized = decided.materialized[idx<N>];
+  template <class N>
+  static constexpr bool fused_matmul = decided.fused_matmul[idx<N>];
+  template <class N>
+  using fuse_target = type_at_t<decided.fuse_target[idx<N>], order>;
 
   template <class N>
   static constexpr bool bound_leaf = is_param_v<N> || is_data_v<N> || is_labels_v<N>;
 
   template <class N>
   static constexpr bool has_storage = materialized<N> || is_param_v<N> || is_data_v<N>;
-
-  // The node that uses N, when exactly one does.
-  template <class N>
-  struct sole_user {
-    template <class... M>
-    static constexpr auto find(type_list<M...>) {
-      return type_at_t<index_in_v<std::true_type, type_list<std::bool_constant<(times_operand_of<N, M> > 0)>...>>,
-                       type_list<M..., void>>{};
-    }
-    using type = std::conditional_t<use_count<N, order> == 1 && !is_root<N>, decltype(find(order{})), void>;
-  };
-
-  // The materialised element-wise node whose pass N is fused into (void if none).
-  template <class N>
-  static constexpr auto fuse_target_of() {
-    using U = typename sole_user<N>::type;
-    if constexpr (std::is_void_v<U>) return std::type_identity<void>{};
-    else if constexpr (U::cat != category::elementwise) return std::type_identity<void>{};
-    else if constexpr (materialized<U>) return std::type_identity<U>{};
-    else return fuse_target_of<U>();
-  }
-  template <class N>
-  using fuse_target = typename decltype(fuse_target_of<N>())::type;
-
-  template <class M>
-  static constexpr bool epilogue_candidate = [] {
-    if constexpr (!is_matmul<M>::value) return false;
-    else if constexpr (std::is_void_v<fuse_target<M>>) return false;
-    else return std::is_same_v<typename M::shape, typename fuse_target<M>::shape>;
-  }();
-
-  // The matmul run with E's pass as its epilogue: the first candidate in order.
-  template <class E>
-  static constexpr std::size_t epilogue_matmul_index = []<class... M>(type_list<M...>) {
-    constexpr bool hit[] = {(epilogue_candidate<M> && std::is_same_v<fuse_target<M>, E>)..., false};
-    for (std::size_t i = 0; i < sizeof...(M); ++i)
-      if (hit[i]) return i;
-    return sizeof...(M);
-  }(order{});
-
-  template <class M>
-  static constexpr bool fused_matmul = [] {
-    if constexpr (!epilogue_candidate<M>) return false;
-    else return epilogue_matmul_index<fuse_target<M>> == idx<M>;
-  }();
 
   // A pass is flat when every value it reads has its shape (or is a
   // scalar constant): then rows x cols is one contiguous run.
@@ -116,7 +127,7 @@ class plan {
   static constexpr bool any_matmul = []<class... N>(type_list<N...>) { return (is_matmul<N>::value || ...); }(order{});
 
  public:
-  explicit plan(std::size_t max_batch) : capacity_(max_batch) {
+  explicit basic_plan(std::size_t max_batch) : capacity_(max_batch) {
     if (max_batch == 0) throw std::invalid_argument("ingot: a plan needs a batch capacity of at least 1");
     std::size_t total = 0;
     std::array<std::size_t, num_nodes> offset{};
@@ -185,7 +196,7 @@ class plan {
       if constexpr (fused_matmul<N>) ptr_[idx<N>] = ptr_[idx<fuse_target<N>>];
     });
     for_each_node([&]<class N>() { exec<N>(); });
-    copy_duplicate_outputs(std::make_index_sequence<sizeof...(Roots)>{});
+    copy_duplicate_outputs(std::make_index_sequence<num_roots>{});
   }
 
   template <node N>
@@ -337,8 +348,8 @@ class plan {
     if constexpr (N::cat == category::leaf || !materialized<N>) {
       return;
     } else if constexpr (N::cat == category::elementwise) {
-      if constexpr (epilogue_matmul_index<N> < num_nodes) {
-        using M = type_at_t<epilogue_matmul_index<N>, order>;
+      if constexpr (decided.epilogue[idx<N>] != none) {
+        using M = type_at_t<decided.epilogue[idx<N>], order>;
         run_matmul<M>([this](std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
           pass<N>(i0, i0 + mr, j0, j0 + nr);
         });
@@ -369,9 +380,18 @@ class plan {
   std::size_t batch_ = 0;
   aligned_buffer<T> workspace_;
   std::array<void*, num_nodes> ptr_{};
-  std::array<T*, sizeof...(Roots)> out_{};
+  std::array<T*, num_roots> out_{};
   T* pack_a_ = nullptr;
   T* pack_b_ = nullptr;
 };
+
+template <node... Roots>
+struct roots_list {
+  using type = type_list<Roots...>;
+};
+
+// plan<T, Loss, Grad...>: the plan of the given root expressions.
+template <class T, node... Roots>
+using plan = basic_plan<T, roots_list<Roots...>>;
 
 }  // namespace ingot::expr

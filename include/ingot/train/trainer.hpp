@@ -39,11 +39,11 @@ struct eval_result {
 };
 
 namespace detail {
-template <class T, class Loss, class Params>
-struct train_plan;
-template <class T, class Loss, class... P>
-struct train_plan<T, Loss, type_list<P...>> {
-  using type = expr::plan<T, Loss, expr::grad_t<Loss, P>...>;
+template <class Loss, class Params>
+struct loss_and_gradients;
+template <class Loss, class... P>
+struct loss_and_gradients<Loss, type_list<P...>> {
+  using type = type_list<Loss, expr::grad_t<Loss, P>...>;
 };
 }  // namespace detail
 
@@ -58,9 +58,19 @@ class Trainer {
   using loss_expr = decltype(Loss::apply(output{}, target{}));
   using params = typename Model::params;
   using arena_type = typename Model::arena_type;
-  using train_plan_type = typename detail::train_plan<T, loss_expr, params>::type;
-  using eval_plan_type = expr::plan<T, loss_expr, output>;
-  using predict_plan_type = expr::plan<T, output>;
+  // Short-named root descriptors (see expr::basic_plan).
+  struct train_roots {
+    using type = typename detail::loss_and_gradients<loss_expr, params>::type;
+  };
+  struct eval_roots {
+    using type = type_list<loss_expr, output>;
+  };
+  struct predict_roots {
+    using type = type_list<output>;
+  };
+  using train_plan_type = expr::basic_plan<T, train_roots>;
+  using eval_plan_type = expr::basic_plan<T, eval_roots>;
+  using predict_plan_type = expr::basic_plan<T, predict_roots>;
   static constexpr bool classification = std::is_integral_v<target_value>;
   static constexpr std::size_t in_features = input::shape::cols;
   static constexpr std::size_t out_features = output::shape::cols;
