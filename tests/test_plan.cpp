@@ -104,3 +104,51 @@ TEST_CASE("softmax rows sum to one for widths around the SIMD width", "[plan]") 
     CHECK(sum == Approx(1.0).epsilon(1e-6));
   }
 }
+
+TEST_CASE("cross-entropy and its gradient's softmax are one kernel", "[plan][fusion]") {
+  constexpr auto logits = expr::input<"logits", 11>;
+  constexpr auto labels = expr::labels<"y">;
+  using L = decltype(expr::cross_entropy(W * x + b, labels));
+  using G = expr::grad_t<L, Bt>;
+  using P = expr::plan<float, L, G>;
+  using Logits = std::remove_cvref_t<decltype(W * x + b)>;
+  using Labels = std::remove_cvref_t<decltype(labels)>;
+  STATIC_REQUIRE(P::is_combined_softmax_xent<expr::softmax_xent_node<Logits, Labels>>());
+  STATIC_REQUIRE(P::is_combined_softmax_xent<expr::softmax_node<Logits>>());
+  // Without the gradient there is no softmax to share.
+  STATIC_REQUIRE_FALSE(expr::plan<float, L>::is_combined_softmax_xent<expr::softmax_xent_node<Logits, Labels>>());
+  (void)logits;
+
+  // Gradient of the bias: mean over rows of softmax - onehot.
+  const std::size_t batch = 5;
+  rng g(2);
+  std::vector<float> xs(batch * 19), ws(37 * 19), bs(37), gb(37);
+  g.fill_uniform(std::span<float>(xs), -1, 1);
+  g.fill_uniform(std::span<float>(ws), -1, 1);
+  g.fill_uniform(std::span<float>(bs), -1, 1);
+  const std::vector<std::int32_t> ys = {3, 0, 36, 17, 3};
+  P plan(batch);
+  plan.bind(x, xs.data());
+  plan.bind(W, ws.data());
+  plan.bind(b, bs.data());
+  plan.bind(labels, ys.data());
+  plan.bind_output<1>(gb.data());
+  plan.run(batch);
+  std::vector<double> expected(37, 0.0);
+  double loss = 0;
+  for (std::size_t i = 0; i < batch; ++i) {
+    std::vector<double> z(37);
+    double m = -1e300, s = 0;
+    for (std::size_t o = 0; o < 37; ++o) {
+      z[o] = bs[o];
+      for (std::size_t k = 0; k < 19; ++k) z[o] += static_cast<double>(ws[o * 19 + k]) * xs[i * 19 + k];
+      m = std::max(m, z[o]);
+    }
+    for (std::size_t o = 0; o < 37; ++o) s += std::exp(z[o] - m);
+    loss += m + std::log(s) - z[static_cast<std::size_t>(ys[i])];
+    for (std::size_t o = 0; o < 37; ++o)
+      expected[o] += (std::exp(z[o] - m) / s - (o == static_cast<std::size_t>(ys[i]) ? 1.0 : 0.0)) / batch;
+  }
+  CHECK(plan.output<0>()[0] == Approx(loss / batch).epsilon(1e-5));
+  for (std::size_t o = 0; o < 37; ++o) CHECK(gb[o] == Approx(expected[o]).margin(1e-6));
+}

@@ -115,6 +115,8 @@ struct graph_table {
     bool matmul = false;
     bool needs_memory = false;  // its operands must be materialised
     std::size_t rows = 0, cols = 0;
+    bool softmax = false, xent = false;  // softmax / softmax cross-entropy of operand 0
+    std::size_t operand0 = none;
   };
   struct edge {
     std::size_t operand = 0, user = 0, slot = 0;
@@ -137,10 +139,12 @@ struct graph_table {
     [&]<class... N>(type_list<N...>) {
       (
           [&] {
-            t.info[k] = {N::cat, is_matmul<N>::value, needs_operands_in_memory<N>, N::shape::rows_ct, N::shape::cols};
+            t.info[k] = {N::cat, is_matmul<N>::value, needs_operands_in_memory<N>, N::shape::rows_ct, N::shape::cols,
+                         is_softmax<N>::value, is_xent<N>::value, none};
             [&]<class... C>(type_list<C...>) {
               std::size_t slot = 0;
               ((raw[at++] = edge{node_index<C, Order>, k, slot++}), ...);
+              if constexpr (sizeof...(C) > 0) t.info[k].operand0 = node_index<type_at_t<0, type_list<C...>>, Order>;
             }(children_t<N>{});
             ++k;
           }(),

@@ -63,10 +63,13 @@ class basic_plan {
   //  fuse_target   the materialised element-wise node whose pass computes
   //                this node (following single users up);
   //  epilogue      for such a pass, the first matmul of its own shape fused
-  //                into it: the GEMM runs the pass on each finished tile.
+  //                into it: the GEMM runs the pass on each finished tile;
+  //  partner       a softmax and a cross-entropy of the same logits (the
+  //                loss and its gradient) are one kernel, run at whichever
+  //                comes first: one pass gives the loss and the probabilities.
   struct decisions {
     std::array<bool, num_nodes> root{}, materialized{}, fused_matmul{};
-    std::array<std::size_t, num_nodes> fuse_target{}, epilogue{};
+    std::array<std::size_t, num_nodes> fuse_target{}, epilogue{}, partner{};
   };
   static constexpr decisions decide() {
     decisions d{};
@@ -78,7 +81,14 @@ class basic_plan {
                           (i.cat == category::elementwise &&
                            (d.root[k] || graph::use_count(k) > 1 || t.memory_consumer[k]));
       d.epilogue[k] = none;
+      d.partner[k] = none;
     }
+    for (std::size_t k = 0; k < num_nodes; ++k)
+      for (std::size_t j = 0; j < num_nodes; ++j)
+        if (t.info[k].softmax && t.info[j].xent && t.info[k].operand0 == t.info[j].operand0) {
+          d.partner[k] = j;
+          d.partner[j] = k;
+        }
     for (std::size_t k = num_nodes; k-- > 0;) {  // users come after their operands
       d.fuse_target[k] = none;
       if (graph::use_count(k) != 1 || d.root[k]) continue;
@@ -102,6 +112,12 @@ class basic_plan {
   static constexpr bool fused_matmul = decided.fused_matmul[idx<N>];
   template <class N>
   using fuse_target = type_at_t<decided.fuse_target[idx<N>], order>;
+
+  // The combined softmax + cross-entropy kernel runs at the first of the two.
+  template <class N>
+  static constexpr bool runs_combined = decided.partner[idx<N>] != none && decided.partner[idx<N>] > idx<N>;
+  template <class N>
+  static constexpr bool done_by_partner = decided.partner[idx<N>] != none && decided.partner[idx<N>] < idx<N>;
 
   template <class N>
   static constexpr bool bound_leaf = is_param_v<N> || is_data_v<N> || is_labels_v<N>;
@@ -203,6 +219,9 @@ class basic_plan {
   static constexpr bool is_materialized() { return materialized<N>; }
   template <node N>
   static constexpr bool is_epilogue_fused() { return fused_matmul<N>; }
+  // True for a softmax or cross-entropy node computed by the combined kernel.
+  template <node N>
+  static constexpr bool is_combined_softmax_xent() { return decided.partner[idx<N>] != none; }
 
  private:
   template <class F>
@@ -363,7 +382,16 @@ class basic_plan {
     } else {
       using A = type_at_t<0, children_t<N>>;
       const std::size_t rows = A::shape::rows(batch_);
-      if constexpr (is_softmax<N>::value) {
+      if constexpr (done_by_partner<N>) {
+        return;
+      } else if constexpr (runs_combined<N>) {
+        using P = type_at_t<decided.partner[idx<N>], order>;
+        using Xent = std::conditional_t<is_xent<N>::value, N, P>;
+        using Softmax = std::conditional_t<is_xent<N>::value, P, N>;
+        using L = type_at_t<1, children_t<Xent>>;
+        simd::softmax_xent_rows(data<A>(), static_cast<const std::int32_t*>(ptr_[idx<L>]), data<Xent>(), rows,
+                                A::shape::cols, data<Softmax>());
+      } else if constexpr (is_softmax<N>::value) {
         simd::softmax_rows(data<A>(), data<N>(), rows, A::shape::cols);
       } else if constexpr (is_log_softmax<N>::value) {
         simd::log_softmax_rows(data<A>(), data<N>(), rows, A::shape::cols);
@@ -371,7 +399,7 @@ class basic_plan {
         static_assert(is_xent<N>::value, "ingot: internal error, a kernel without an evaluator");
         using L = type_at_t<1, children_t<N>>;
         simd::softmax_xent_rows(data<A>(), static_cast<const std::int32_t*>(ptr_[idx<L>]), data<N>(), rows,
-                                A::shape::cols);
+                                A::shape::cols, static_cast<T*>(nullptr));
       }
     }
   }
