@@ -45,9 +45,6 @@ class aligned_buffer {
   const T& operator[](std::size_t i) const { return data_[i]; }
   std::span<T> span() { return {data(), size_}; }
   std::span<const T> span() const { return {data(), size_}; }
-  void fill(T v) {
-    for (std::size_t i = 0; i < size_; ++i) data_[i] = v;
-  }
 
  private:
   struct deleter {

@@ -16,8 +16,6 @@ struct sub_op;
 struct mul_op;
 struct div_op;
 struct neg_op;
-struct exp_op;
-struct square_op;
 template <int Axis, class A>
 struct sum_node;
 template <double V>

@@ -86,7 +86,6 @@ INGOT_UNARY_MATH(log, log)
 INGOT_UNARY_MATH(sqrt, sqrt)
 INGOT_UNARY_MATH(tanh, tanh)
 INGOT_UNARY_MATH(erf, erf)
-INGOT_UNARY_MATH(abs, abs)
 #undef INGOT_UNARY_MATH
 
 template <class V>
