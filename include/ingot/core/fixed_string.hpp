@@ -14,10 +14,6 @@ struct fixed_string {
   constexpr fixed_string(const char (&s)[N + 1]) { std::copy_n(s, N + 1, data); }
   constexpr std::string_view view() const { return {data, N}; }
   static constexpr std::size_t size() { return N; }
-  template <std::size_t M>
-  constexpr bool operator==(const fixed_string<M>& o) const {
-    return view() == o.view();
-  }
 };
 template <std::size_t N>
 fixed_string(const char (&)[N]) -> fixed_string<N - 1>;

@@ -31,10 +31,6 @@ constexpr std::size_t dim_broadcast(std::size_t a, std::size_t b) { return a == 
 }  // namespace detail
 
 template <class A, class B>
-inline constexpr bool broadcastable =
-    detail::dims_broadcast(A::rows_ct, B::rows_ct) && detail::dims_broadcast(A::cols, B::cols);
-
-template <class A, class B>
 using broadcast_shape = shape<detail::dim_broadcast(A::rows_ct, B::rows_ct), detail::dim_broadcast(A::cols, B::cols)>;
 
 }  // namespace ingot

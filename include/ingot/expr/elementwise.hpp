@@ -208,11 +208,6 @@ inline constexpr bool op_differentiable = [] {
 }();
 
 template <class N>
-struct is_ew : std::false_type {};
-template <class Op, class... A>
-struct is_ew<ew<Op, A...>> : std::true_type {};
-
-template <class N>
 struct is_onehot : std::false_type {};
 template <std::size_t C, class L>
 struct is_onehot<ew<onehot_op<C>, L>> : std::true_type {};
