@@ -132,10 +132,11 @@ TEST_CASE("a shared sub-expression is one node, evaluated once", "[grad][plan]")
   constexpr auto h = expr::tanh(W * x + c);
   using H = std::remove_cvref_t<decltype(h)>;
   using L = decltype(expr::sum(h * h + h));
-  using order = expr::topo_order_t<L>;
+  using G = expr::graph_of<L>;
   // h appears three times in the expression but once in the graph, with a buffer.
-  STATIC_REQUIRE(expr::use_count<H, order> == 3);
-  STATIC_REQUIRE(ingot::index_in_v<H, order> < order::size);
+  STATIC_REQUIRE(G::contains<H>);
+  STATIC_REQUIRE(G::use_count(G::id_of<H>) == 3);
+  STATIC_REQUIRE(std::is_same_v<expr::node_t<G, G::id_of<H>>, H>);
   STATIC_REQUIRE(expr::plan<double, L>::is_materialized<H>());
   const gradcheck::options o;
   CHECK(gradcheck::check(h * h + h, o, W, x, c) == 91 + 35 + 13);

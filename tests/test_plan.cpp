@@ -105,19 +105,21 @@ TEST_CASE("softmax rows sum to one for widths around the SIMD width", "[plan]") 
   }
 }
 
-TEST_CASE("cross-entropy and its gradient's softmax are one kernel", "[plan][fusion]") {
-  constexpr auto logits = expr::input<"logits", 11>;
+TEST_CASE("cross-entropy and its gradient's softmax are one kernel with two outputs", "[plan][fusion]") {
   constexpr auto labels = expr::labels<"y">;
   using L = decltype(expr::cross_entropy(W * x + b, labels));
   using G = expr::grad_t<L, Bt>;
   using P = expr::plan<float, L, G>;
   using Logits = std::remove_cvref_t<decltype(W * x + b)>;
   using Labels = std::remove_cvref_t<decltype(labels)>;
-  STATIC_REQUIRE(P::is_combined_softmax_xent<expr::softmax_xent_node<Logits, Labels>>());
-  STATIC_REQUIRE(P::is_combined_softmax_xent<expr::softmax_node<Logits>>());
-  // Without the gradient there is no softmax to share.
-  STATIC_REQUIRE_FALSE(expr::plan<float, L>::is_combined_softmax_xent<expr::softmax_xent_node<Logits, Labels>>());
-  (void)logits;
+  using Xent = expr::softmax_xent_node<Logits, Labels>;
+  // The gradient reads the probabilities: the kernel writes them in the same pass.
+  STATIC_REQUIRE(P::has_output<Xent>(0));
+  STATIC_REQUIRE(P::has_output<Xent>(1));
+  STATIC_REQUIRE_FALSE(P::graph_type::contains<expr::softmax_node<Logits>>);
+  // Without the gradient the probabilities are not computed at all.
+  STATIC_REQUIRE(expr::plan<float, L>::has_output<Xent>(0));
+  STATIC_REQUIRE_FALSE(expr::plan<float, L>::has_output<Xent>(1));
 
   // Gradient of the bias: mean over rows of softmax - onehot.
   const std::size_t batch = 5;

@@ -1,6 +1,7 @@
 #pragma once
 // ingot: neural networks whose whole graph is a C++ type.
 #include "ingot/core/rng.hpp"
+#include "ingot/data/batches.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/idx.hpp"
 #include "ingot/expr/expr.hpp"
@@ -8,4 +9,5 @@
 #include "ingot/nn/sequential.hpp"
 #include "ingot/optim/adam.hpp"
 #include "ingot/optim/sgd.hpp"
+#include "ingot/plan/plan.hpp"
 #include "ingot/train/trainer.hpp"

@@ -65,3 +65,27 @@ struct seed {
 }  // namespace init
 
 }  // namespace ingot
+
+namespace ingot {
+
+// A counter-based random stream (SplitMix64 over a key): the k-th value
+// depends only on (seed, step, lane, k). The trainer opens one per random
+// leaf and step, so a step's masks are reproducible from the seed alone,
+// need no stored generator state, and any block of them can be drawn by
+// any thread.
+class random_stream {
+ public:
+  random_stream(std::uint64_t seed, std::uint64_t step, std::uint64_t lane)
+      : state_(mix(mix(mix(seed) ^ step) ^ (lane * 0x9e3779b97f4a7c15ull))) {}
+  std::uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
+
+ private:
+  static constexpr std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t state_;
+};
+
+}  // namespace ingot

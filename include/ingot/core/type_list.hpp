@@ -1,7 +1,7 @@
 #pragma once
-// Plain type-list helpers for the lookups the compiler does most often (index
-// of a node in a plan). Hana builds the lists; these answer questions about
-// them without instantiating a Hana algorithm per query.
+// Plain type lists. Hana builds each node's operand list; these answer the
+// few questions the library asks of a list (the I-th type, the position of a
+// type, a filtered or joined list) without a Hana algorithm per query.
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -13,15 +13,49 @@ struct type_list {
   static constexpr std::size_t size = sizeof...(Ts);
 };
 
+// Lookups by deduction against the bases of one class that holds (index,
+// type) pairs: the compiler matches a base instead of resolving an overload
+// set of n candidates, so a lookup stays cheap in long lists and the
+// instantiation depth stays flat.
+namespace detail {
+template <std::size_t I, class T>
+struct list_slot {};
+template <class Seq, class... Ts>
+struct list_slots;
+template <std::size_t... I, class... Ts>
+struct list_slots<std::index_sequence<I...>, Ts...> : list_slot<I, Ts>... {};
+
+template <class List>
+struct slots_of;
+template <class... Ts>
+struct slots_of<type_list<Ts...>> {
+  using type = list_slots<std::index_sequence_for<Ts...>, Ts...>;
+};
+
+template <std::size_t I, class T>
+std::type_identity<T> type_in_slot(const list_slot<I, T>*);
+template <class T, std::size_t I>
+std::integral_constant<std::size_t, I> slot_of_type(const list_slot<I, T>*);
+}  // namespace detail
+
+template <std::size_t I, class List>
+struct type_at {
+  static_assert(I < List::size, "ingot: internal error, type_at past the end of a list");
+  using type = typename decltype(detail::type_in_slot<I>(
+      static_cast<const typename detail::slots_of<List>::type*>(nullptr)))::type;
+};
+template <std::size_t I, class List>
+using type_at_t = typename type_at<I, List>::type;
+
+// Position of T in a list of distinct types; List::size when absent.
 template <class T, class List>
-struct index_in;
-template <class T, class... Ts>
-struct index_in<T, type_list<Ts...>> {
+struct index_in {
   static constexpr std::size_t value = [] {
-    constexpr bool same[] = {std::is_same_v<T, Ts>..., false};
-    for (std::size_t i = 0; i < sizeof...(Ts); ++i)
-      if (same[i]) return i;
-    return sizeof...(Ts);
+    using slots = typename detail::slots_of<List>::type;
+    if constexpr (requires { detail::slot_of_type<T>(static_cast<const slots*>(nullptr)); })
+      return decltype(detail::slot_of_type<T>(static_cast<const slots*>(nullptr)))::value;
+    else
+      return List::size;
   }();
 };
 template <class T, class List>
@@ -29,41 +63,6 @@ inline constexpr std::size_t index_in_v = index_in<T, List>::value;
 
 template <class T, class List>
 inline constexpr bool contains_v = index_in_v<T, List> < List::size;
-
-}  // namespace ingot
-
-namespace ingot {
-
-// The I-th type, and the position of a type, found by overload resolution
-// among plain (non-template) functions rather than by recursion or template
-// argument deduction: the instantiation depth stays flat however long the
-// list, and g++ 12 has no deduction to trip over (it crashes deducing
-// through floating-point template arguments).
-namespace detail {
-template <std::size_t I, class T>
-struct indexed {
-  static std::type_identity<T> type_of(std::integral_constant<std::size_t, I>);
-  static constexpr std::size_t position(std::type_identity<T>*) { return I; }
-};
-template <class Seq, class... Ts>
-struct indexer;
-template <std::size_t... Is, class... Ts>
-struct indexer<std::index_sequence<Is...>, Ts...> : indexed<Is, Ts>... {
-  using indexed<Is, Ts>::type_of...;
-  using indexed<Is, Ts>::position...;
-};
-}  // namespace detail
-
-template <std::size_t I, class List>
-struct type_at;
-template <std::size_t I, class... Ts>
-struct type_at<I, type_list<Ts...>> {
-  static_assert(I < sizeof...(Ts), "ingot: internal error, type_at past the end of a list");
-  using type = typename decltype(detail::indexer<std::index_sequence_for<Ts...>, Ts...>::type_of(
-      std::integral_constant<std::size_t, I>{}))::type;
-};
-template <std::size_t I, class List>
-using type_at_t = typename type_at<I, List>::type;
 
 // Concatenation, so that lists can be built with fold expressions.
 template <class... A, class... B>
@@ -77,5 +76,15 @@ struct filter<type_list<Ts...>, Pred> {
 };
 template <class List, template <class> class Pred>
 using filter_t = typename filter<List, Pred>::type;
+
+// The types of A followed by those of B that A does not hold.
+template <class A, class B>
+struct join_distinct;
+template <class A, class... B>
+struct join_distinct<A, type_list<B...>> {
+  using type = decltype((A{} + ... + std::conditional_t<contains_v<B, A>, type_list<>, type_list<B>>{}));
+};
+template <class A, class B>
+using join_distinct_t = typename join_distinct<A, B>::type;
 
 }  // namespace ingot

@@ -6,6 +6,7 @@
 // keep: rules that can be written with y (exp, tanh, sigmoid, relu, sqrt) let
 // the pre-activation be fused away.
 #include <cmath>
+#include <cstdint>
 
 #include "ingot/expr/build.hpp"
 #include "ingot/expr/leaves.hpp"
@@ -194,11 +195,18 @@ struct div_op {
 };
 
 // One-hot rows from integer labels: element (i, j) is 1 where j == label[i].
+// An indexed op: it reads its operand's storage by row instead of being
+// handed the operand's value at (i, j), so the labels stay in memory.
 template <std::size_t C>
 struct onehot_op {
   static constexpr bool differentiable = false;
+  static constexpr bool indexed = true;
   template <class... In>
   using result_shape = ingot::shape<batch, C>;
+  template <class V>
+  static V apply_indexed(std::size_t i, std::size_t j, const std::int32_t* labels) {
+    return simd::onehot_row<V>(j, labels[i]);
+  }
 };
 
 template <class Op>
@@ -207,11 +215,10 @@ inline constexpr bool op_differentiable = [] {
   else return true;
 }();
 
-template <class N>
-struct is_onehot : std::false_type {};
-template <std::size_t C, class L>
-struct is_onehot<ew<onehot_op<C>, L>> : std::true_type {};
-template <class N>
-inline constexpr bool is_onehot_v = is_onehot<N>::value;
+template <class Op>
+inline constexpr bool op_indexed = [] {
+  if constexpr (requires { Op::indexed; }) return Op::indexed;
+  else return false;
+}();
 
 }  // namespace ingot::expr

@@ -5,6 +5,11 @@
 // Adjoints are expression types like any other, so the whole backward pass
 // is a set of expressions that the planner fuses and evaluates together with
 // the forward pass; there is no tape and no per-layer backward.
+//
+// A kernel with several outputs has one adjoint per output: the uses of
+// output I (output_of<K, I>) pass theirs back as output_adjoint<I, G>, the
+// uses of the kernel itself (output 0) as plain expressions, and the kernel's
+// vjp receives them together as output_adjoints<G0, G1, ...>.
 #include <tuple>
 
 #include "ingot/expr/graph.hpp"
@@ -12,84 +17,122 @@
 namespace ingot::expr {
 
 namespace detail {
-struct no_adjoint {};
+template <class A, class G>
+constexpr auto add_adjoint(A, G) {
+  if constexpr (std::is_same_v<A, no_adjoint>) return G{};
+  else return add(A{}, G{});
+}
 
+template <std::size_t I, class G, class... A, std::size_t... K>
+constexpr auto add_to_output(output_adjoints<A...>, G, std::index_sequence<K...>) {
+  return output_adjoints<std::conditional_t<K == I, decltype(add_adjoint(A{}, G{})), A>...>{};
+}
+
+// Acc (no_adjoint, an expression or output_adjoints) plus one contribution.
 template <class Acc, class C>
 constexpr auto accumulate(Acc, C) {
   if constexpr (std::is_same_v<C, no_grad>) return Acc{};
-  else if constexpr (std::is_same_v<Acc, no_adjoint>) return C{};
-  else return add(Acc{}, C{});
+  else return add_adjoint(Acc{}, C{});
+}
+template <class... A, class C>
+constexpr auto accumulate(output_adjoints<A...> acc, C) {
+  if constexpr (std::is_same_v<C, no_grad>) return acc;
+  else return add_to_output<0>(acc, C{}, std::index_sequence_for<A...>{});
+}
+template <class... A, std::size_t I, class G>
+constexpr auto accumulate(output_adjoints<A...> acc, output_adjoint<I, G>) {
+  return add_to_output<I>(acc, G{}, std::index_sequence_for<A...>{});
 }
 
-template <class Order, class N>
+// An adjoint that received nothing is no adjoint at all.
+template <class A>
+struct settled {
+  using type = A;
+};
+template <class... A>
+struct settled<output_adjoints<A...>> {
+  using type = std::conditional_t<(std::is_same_v<A, no_adjoint> && ...), no_adjoint, output_adjoints<A...>>;
+};
+
+template <std::size_t>
+using no_adjoint_for = no_adjoint;
+
+template <class N>
+constexpr auto empty_adjoint() {
+  if constexpr (num_outputs<N> > 1)
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      return output_adjoints<no_adjoint_for<K>...>{};
+    }(std::make_index_sequence<num_outputs<N>>{});
+  else
+    return no_adjoint{};
+}
+
+// Folds contributions left to right with an operator, so that a node used
+// many times does not deepen the compiler's recursion.
+template <class Acc>
+struct folding {};
+template <class Acc, class C>
+constexpr auto operator|(folding<Acc>, C) -> folding<decltype(accumulate(Acc{}, C{}))> {
+  return {};
+}
+template <class Acc>
+constexpr Acc result_of(folding<Acc>) { return {}; }
+
+template <class G, std::size_t K>
 struct adjoint;
 
-// What operand slot I of user M passes back to that operand.
-template <class Order, class M, std::size_t I>
+// What operand slot Slot of node U passes back to that operand.
+template <class G, std::size_t U, std::size_t Slot>
 constexpr auto contribution() {
-  using AM = typename adjoint<Order, M>::type;
-  if constexpr (std::is_same_v<AM, no_adjoint>) {
+  using AU = typename adjoint<G, U>::type;
+  if constexpr (std::is_same_v<AU, no_adjoint>) {
     return no_grad{};
   } else {
+    using M = node_t<G, U>;
     if constexpr (requires { typename M::op; }) {
       static_assert(op_differentiable<typename M::op>,
                     "ingot: grad reached an operation that has no derivative (a mask or a one-hot)");
     }
-    return M::template vjp<I>(AM{});
+    return M::template vjp<Slot>(AU{});
   }
 }
 
-// Operand slot I of node M.
-template <class M, std::size_t I>
-struct use {};
-
-// Every slot, in every node of Order, that holds N (from the graph table).
-template <class N, class Order>
-constexpr auto uses_of() {
-  using G = graph_table<Order>;
-  constexpr std::size_t first = G::table.first_use[node_index<N, Order>];
-  return []<std::size_t... E>(std::index_sequence<E...>) {
-    return type_list<use<type_at_t<G::table.edges[first + E].user, Order>, G::table.edges[first + E].slot>...>{};
-  }(std::make_index_sequence<G::use_count(node_index<N, Order>)>{});
+template <class G, std::size_t K, std::size_t... E>
+constexpr auto sum_of_uses(std::index_sequence<E...>) {
+  constexpr std::size_t first = G::table.first_use[K];
+  return result_of((folding<decltype(empty_adjoint<node_t<G, K>>())>{} | ... |
+                    contribution<G, G::table.user[first + E], G::table.user_slot[first + E]>()));
 }
 
-template <class Order, class Acc>
-constexpr auto accumulate_uses(Acc acc, type_list<>) { return acc; }
-template <class Order, class Acc, class M, std::size_t I, class... Rest>
-constexpr auto accumulate_uses(Acc acc, type_list<use<M, I>, Rest...>) {
-  return accumulate_uses<Order>(accumulate(acc, contribution<Order, M, I>()), type_list<Rest...>{});
-}
-
-template <class Order, class N>
+// The adjoint of node K of G, whose root 0 is the scalar loss.
+template <class G, std::size_t K>
 struct adjoint {
   static constexpr auto compute() {
-    if constexpr (std::is_same_v<N, type_at_t<Order::size - 1, Order>>) return constant<1.0>{};
-    else return accumulate_uses<Order>(no_adjoint{}, uses_of<N, Order>());
+    if constexpr (K == G::table.root[0]) return constant<1.0>{};
+    else return sum_of_uses<G, K>(std::make_index_sequence<G::use_count(K)>{});
   }
-  using type = decltype(compute());
+  using type = typename settled<decltype(compute())>::type;
 };
 
 // Instantiates the adjoints from the loss backwards, so that each one finds
 // its users' adjoints already made: the compiler's recursion stays shallow
 // however deep the model.
-template <class Order>
+template <class G>
 struct all_adjoints {
   template <std::size_t... I>
-  static constexpr auto make(std::index_sequence<I...>) {
-    return type_list<typename adjoint<Order, type_at_t<Order::size - 1 - I, Order>>::type...>{};
-  }
-  using type = decltype(make(std::make_index_sequence<Order::size>{}));
+  static auto make(std::index_sequence<I...>) -> type_list<typename adjoint<G, G::size - 1 - I>::type...>;
+  using type = decltype(make(std::make_index_sequence<G::size>{}));
 };
 
 // A gradient must be something the planner can write into a buffer: a leaf
 // (a constant, a parameter) is wrapped in an identity copy.
-template <class S, class G>
-constexpr auto as_output(G) {
-  if constexpr (std::is_same_v<G, no_adjoint>) return ew<expand_op<S>, constant<0.0>>{};
-  else if constexpr (G::cat == category::leaf) return ew<expand_op<S>, G>{};
+template <class S, class A>
+constexpr auto as_output(A) {
+  if constexpr (std::is_same_v<A, no_adjoint>) return ew<expand_op<S>, constant<0.0>>{};
+  else if constexpr (A::cat == category::leaf) return ew<expand_op<S>, A>{};
   else {
-    static_assert(std::is_same_v<typename G::shape, S>, "ingot: internal error, gradient shape");
-    return G{};
+    static_assert(std::is_same_v<typename A::shape, S>, "ingot: internal error, gradient shape");
+    return A{};
   }
 }
 }  // namespace detail
@@ -97,11 +140,11 @@ constexpr auto as_output(G) {
 // The gradient of the scalar Loss with respect to P, as an expression type.
 template <node Loss, node P>
 struct gradient {
-  using order = topo_order_t<Loss>;
-  using warm = typename detail::all_adjoints<order>::type;
-  using adjoint_type =
-      typename std::conditional_t<in_order<P, order>::value, detail::adjoint<order, P>,
-                                  std::type_identity<detail::no_adjoint>>::type;
+  using graph_type = graph_of<Loss>;
+  using warm = typename detail::all_adjoints<graph_type>::type;
+  static constexpr std::size_t id = graph_type::template id_of<P>;
+  using adjoint_type = typename std::conditional_t<id != no_node, detail::adjoint<graph_type, id>,
+                                                   std::type_identity<no_adjoint>>::type;
   using type = decltype(detail::as_output<typename P::shape>(adjoint_type{}));
 };
 template <node Loss, node P>

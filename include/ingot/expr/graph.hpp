@@ -1,13 +1,26 @@
 #pragma once
 // The graph of an expression, worked out at compile time: every distinct
-// node reachable from a set of roots, in an order where operands come before
-// their users, and how each node is used. A node is its type, so a
-// sub-expression written twice is one node here.
-
+// node reachable from a set of roots, each with an integer id, in an order
+// where operands come before their users, and how each node is used.
+//
+// How it stays cheap for deep models. Each node type gets one constexpr
+// record (rec_of<N>), instantiated once however often the node is reached:
+// its properties, a structural hash and pointers to its operands' records.
+// The depth-first walk that orders the graph and removes duplicates then
+// runs as ordinary constexpr code over those records (a hash set of record
+// pointers), not as template recursion over growing type lists. It yields
+// plain tables of ids (operands, users, roots) that the reverse-mode pass,
+// the schedule and the executor read. A node's type is recovered from its
+// id by one step from the node that discovered it (its parent's operand
+// list), never by searching the list of all nodes.
 #include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "ingot/core/type_list.hpp"
-#include "ingot/expr/kernels.hpp"
+#include "ingot/expr/elementwise.hpp"
+#include "ingot/expr/outputs.hpp"
 
 namespace ingot::expr {
 
@@ -24,152 +37,366 @@ struct tuple_types<hana::tuple<E...>> {
 template <class N>
 using children_t = typename detail::tuple_types<std::remove_cv_t<decltype(N::children)>>::type;
 
+inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
+inline constexpr std::size_t max_outputs = 4;
+
+// What the schedule and the executor need to know of a node, as values.
+struct node_props {
+  category cat{};
+  std::size_t rows_ct = 0, cols = 0;  // shape of the node's value (output 0)
+  std::size_t arity = 0;
+  // leaves
+  leaf_kind kind = leaf_kind::bound;
+  leaf_role role = leaf_role::none;
+  bool int_values = false;    // int32 storage (labels)
+  bool checks_batch = false;  // has check_batch(batch)
+  // element-wise
+  bool indexed = false;  // the op reads its operands' storage by (row, col)
+  // kernels
+  kernel_traits traits{};
+  std::size_t outputs = 1;
+  std::array<std::size_t, max_outputs> out_rows{}, out_cols{};
+  std::array<bool, max_outputs> out_optional{};
+  // outputs of multi-output kernels
+  std::size_t output_index = 0;
+
+  constexpr bool batched() const { return rows_ct == batch; }
+};
+
+struct node_rec {
+  const node_rec* const* children;
+  std::size_t arity;
+  std::uint64_t hash;
+  node_props props;
+};
+
 namespace detail {
-// Depth-first, operands first, each node once. Membership is a base-class
-// test against the nodes seen so far (one lookup, not a walk of the list),
-// which keeps a deep model's graph cheap to order: Hana's tuple algorithms
-// made this step quadratic in template instantiations.
-template <class T>
-struct seen_tag {};
-template <class... Ts>
-struct seen_set : seen_tag<Ts>... {};
+constexpr std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 31);
+}
 
-template <class List, class N>
-struct contains_node;
-template <class... Ts, class N>
-struct contains_node<type_list<Ts...>, N> : std::is_base_of<seen_tag<N>, seen_set<Ts...>> {};
-
-template <class List, class N, bool Seen = contains_node<List, N>::value>
-struct visit;
-template <class List, class Children>
-struct visit_all;
-template <class List>
-struct visit_all<List, type_list<>> {
-  using type = List;
-};
-template <class List, class C, class... Cs>
-struct visit_all<List, type_list<C, Cs...>> : visit_all<typename visit<List, C>::type, type_list<Cs...>> {};
-
-template <class List, class N>
-struct visit<List, N, true> {
-  using type = List;
-};
-template <class... Ts, class N>
-struct visit<type_list<Ts...>, N, false> {
-  template <class... Us>
-  static type_list<Us..., N> append(type_list<Us...>);
-  using type = decltype(append(typename visit_all<type_list<Ts...>, children_t<N>>::type{}));
-};
-
-template <class... Roots>
-struct reversed {
-  template <std::size_t... I>
-  static auto make(std::index_sequence<I...>) {
-    return type_list<type_at_t<sizeof...(Roots) - 1 - I, type_list<Roots...>>...>{};
+template <class N>
+constexpr node_props props_of() {
+  node_props p;
+  p.cat = N::cat;
+  p.rows_ct = N::shape::rows_ct;
+  p.cols = N::shape::cols;
+  p.arity = children_t<N>::size;
+  p.out_rows[0] = p.rows_ct;
+  p.out_cols[0] = p.cols;
+  if constexpr (N::cat == category::leaf) {
+    p.kind = N::kind;
+    p.role = N::role;
+    if constexpr (requires { typename N::element; }) p.int_values = std::is_integral_v<typename N::element>;
+    p.checks_batch = requires { N::check_batch(std::size_t{}); };
+  } else if constexpr (N::cat == category::elementwise) {
+    p.indexed = op_indexed<typename N::op>;
+  } else if constexpr (N::cat == category::kernel) {
+    p.traits = N::traits;
+    p.outputs = num_outputs<N>;
+    static_assert(num_outputs<N> <= max_outputs, "ingot: a kernel has at most 4 outputs");
+    if constexpr (num_outputs<N> > 1) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((p.out_rows[I] = N::template output_shape<I>::rows_ct, p.out_cols[I] = N::template output_shape<I>::cols,
+          p.out_optional[I] = N::output_optional(I)),
+         ...);
+      }(std::make_index_sequence<num_outputs<N>>{});
+    }
+  } else {
+    p.output_index = N::index;
   }
+  return p;
+}
+
+template <class N>
+constexpr std::uint64_t own_hash() {
+  const node_props p = props_of<N>();
+  std::uint64_t h = mix(mix(mix(static_cast<std::uint64_t>(p.cat), p.rows_ct), p.cols), p.arity);
+  if constexpr (requires { N::name.view(); })
+    for (char c : N::name.view()) h = mix(h, static_cast<unsigned char>(c));
+  if constexpr (N::cat == category::output) h = mix(h, N::index);
+  return h;
+}
+}  // namespace detail
+
+template <class N>
+struct rec_of;
+
+namespace detail {
+template <class List>
+struct child_recs;
+template <class... C>
+struct child_recs<type_list<C...>> {
+  static constexpr const node_rec* value[sizeof...(C) + 1] = {&rec_of<C>::value..., nullptr};
+  static constexpr std::uint64_t hash(std::uint64_t h) {
+    ((h = mix(h, rec_of<C>::value.hash)), ...);
+    return h;
+  }
+};
+}  // namespace detail
+
+// One record per node type, shared by every graph the node is part of.
+template <class N>
+struct rec_of {
+  using kids = detail::child_recs<children_t<N>>;
+  static constexpr node_rec value{kids::value, children_t<N>::size, kids::hash(detail::own_hash<N>()),
+                                  detail::props_of<N>()};
+};
+
+namespace detail {
+// Depth-first, operands first in slot order, each node once: the order
+// and the tables of a graph, as growable vectors (the constexpr builder
+// below copies them into fixed arrays).
+struct walk_result {
+  std::vector<const node_rec*> rec;                 // by id (post-order)
+  std::vector<std::size_t> parent, parent_slot;     // by id: who discovered the node, and through which slot
+  std::vector<std::size_t> root_index;              // by id: the root it is, if reached as a root
+  std::vector<std::size_t> first_child, child;      // operand ids, by id
+  std::vector<std::size_t> root;                    // by root position: its id
+};
+
+constexpr walk_result walk(const std::vector<const node_rec*>& roots) {
+  // Nodes in discovery order, and an open-addressing set over them.
+  std::vector<const node_rec*> found;
+  std::vector<std::size_t> found_id, found_parent, found_slot, found_root;
+  std::vector<std::size_t> table(64, no_node);
+  auto find = [&](const node_rec* r) {
+    const std::size_t mask = table.size() - 1;
+    for (std::size_t h = r->hash & mask;; h = (h + 1) & mask) {
+      if (table[h] == no_node) return no_node;
+      if (found[table[h]] == r) return table[h];
+    }
+  };
+  auto place = [&](std::size_t d) {
+    const std::size_t mask = table.size() - 1;
+    std::size_t h = found[d]->hash & mask;
+    while (table[h] != no_node) h = (h + 1) & mask;
+    table[h] = d;
+  };
+  auto discover = [&](const node_rec* r, std::size_t parent, std::size_t slot, std::size_t root) {
+    found.push_back(r);
+    found_id.push_back(no_node);
+    found_parent.push_back(parent);
+    found_slot.push_back(slot);
+    found_root.push_back(root);
+    if (found.size() * 2 > table.size()) {
+      table.assign(table.size() * 2, no_node);
+      for (std::size_t d = 0; d < found.size(); ++d) place(d);
+    } else {
+      place(found.size() - 1);
+    }
+    return found.size() - 1;
+  };
+
+  walk_result g;
+  std::vector<std::size_t> finished;  // discovery index, by id
+  struct frame {
+    std::size_t d, next;
+  };
+  std::vector<frame> stack;
+  // Roots are walked last to first: gradient roots come in layer order,
+  // and the last layer's gradient is a part of the one before it.
+  for (std::size_t ri = roots.size(); ri-- > 0;) {
+    if (find(roots[ri]) != no_node) continue;
+    stack.push_back({discover(roots[ri], no_node, 0, ri), 0});
+    while (!stack.empty()) {
+      frame& top = stack.back();
+      const node_rec* r = found[top.d];
+      if (top.next < r->arity) {
+        const std::size_t slot = top.next++;
+        if (find(r->children[slot]) == no_node) {
+          const std::size_t parent = top.d;
+          stack.push_back({discover(r->children[slot], parent, slot, no_node), 0});
+        }
+      } else {
+        found_id[top.d] = finished.size();
+        finished.push_back(top.d);
+        stack.pop_back();
+      }
+    }
+  }
+  const std::size_t n = finished.size();
+  g.first_child.push_back(0);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t d = finished[k];
+    const node_rec* r = found[d];
+    g.rec.push_back(r);
+    g.parent.push_back(found_parent[d] == no_node ? no_node : found_id[found_parent[d]]);
+    g.parent_slot.push_back(found_slot[d]);
+    g.root_index.push_back(found_root[d]);
+    for (std::size_t c = 0; c < r->arity; ++c) g.child.push_back(found_id[find(r->children[c])]);
+    g.first_child.push_back(g.child.size());
+  }
+  for (const node_rec* r : roots) g.root.push_back(found_id[find(r)]);
+  return g;
+}
+
+struct graph_size {
+  std::size_t nodes, edges;
+};
+template <std::size_t R>
+constexpr graph_size measure(const std::array<const node_rec*, R>& roots) {
+  const walk_result g = walk(std::vector<const node_rec*>(roots.begin(), roots.end()));
+  return {g.rec.size(), g.child.size()};
+}
+}  // namespace detail
+
+// The tables of a graph of N nodes, E operand edges and R roots.
+template <std::size_t N, std::size_t E, std::size_t R>
+struct graph_tables {
+  std::array<const node_rec*, N> rec{};
+  std::array<std::size_t, N + 1> first_child{};
+  std::array<std::size_t, E> child{};  // operand ids; node k's are child[first_child[k] ..]
+  std::array<std::size_t, N + 1> first_use{};
+  std::array<std::size_t, E> user{}, user_slot{};  // node k is operand user_slot[e] of user[e], e in first_use[k] ..
+  std::array<std::size_t, N> parent{}, parent_slot{}, root_index{};
+  std::array<std::size_t, R> root{};  // id of root r
+};
+
+namespace detail {
+template <std::size_t N, std::size_t E, std::size_t R>
+constexpr graph_tables<N, E, R> tabulate(const std::array<const node_rec*, R>& roots) {
+  const walk_result g = walk(std::vector<const node_rec*>(roots.begin(), roots.end()));
+  graph_tables<N, E, R> t{};
+  for (std::size_t k = 0; k < N; ++k) {
+    t.rec[k] = g.rec[k];
+    t.parent[k] = g.parent[k];
+    t.parent_slot[k] = g.parent_slot[k];
+    t.root_index[k] = g.root_index[k];
+  }
+  for (std::size_t k = 0; k <= N; ++k) t.first_child[k] = g.first_child[k];
+  for (std::size_t e = 0; e < E; ++e) t.child[e] = g.child[e];
+  for (std::size_t r = 0; r < R; ++r) t.root[r] = g.root[r];
+  // Uses, grouped by operand (a counting sort of the edges).
+  for (std::size_t e = 0; e < E; ++e) ++t.first_use[g.child[e] + 1];
+  for (std::size_t k = 0; k < N; ++k) t.first_use[k + 1] += t.first_use[k];
+  std::array<std::size_t, N + 1> fill = t.first_use;
+  for (std::size_t k = 0; k < N; ++k)
+    for (std::size_t e = g.first_child[k]; e < g.first_child[k + 1]; ++e) {
+      const std::size_t at = fill[g.child[e]]++;
+      t.user[at] = k;
+      t.user_slot[at] = e - g.first_child[k];
+    }
+  return t;
+}
+}  // namespace detail
+
+namespace detail {
+template <class... Roots>
+struct reversed_roots {
+  using list = type_list<Roots...>;
+  template <std::size_t... I>
+  static auto make(std::index_sequence<I...>) -> type_list<type_at_t<sizeof...(Roots) - 1 - I, list>...>;
   using type = decltype(make(std::index_sequence_for<Roots...>{}));
 };
+template <class List>
+struct recs_of;
+template <class... N>
+struct recs_of<type_list<N...>> {
+  static constexpr std::array<const node_rec*, sizeof...(N)> value = {&rec_of<N>::value...};
+};
+template <class T, std::size_t R>
+constexpr std::array<T, R> reverse(const std::array<T, R>& a) {
+  std::array<T, R> out{};
+  for (std::size_t i = 0; i < R; ++i) out[i] = a[R - 1 - i];
+  return out;
+}
 }  // namespace detail
 
-// All nodes reachable from Roots, operands first. The roots are walked last
-// to first: gradient roots come in layer order, and the last layer's
-// gradient is a part of the one before it, so each walk stays shallow.
+// The graph of a list of roots (whose order is kept: root r is the r-th).
+template <class Roots>
+struct graph;
 template <class... Roots>
-struct topo_order {
-  using type = typename detail::visit_all<type_list<>, typename detail::reversed<Roots...>::type>::type;
+struct graph<type_list<Roots...>> {
+  using roots = type_list<Roots...>;
+  static constexpr std::size_t num_roots = sizeof...(Roots);
+  // The records are made last root first, like the walk: each gradient's
+  // record then finds the next layer's already made, and the compiler's
+  // recursion stays as shallow as one layer.
+  static constexpr std::array<const node_rec*, num_roots> root_recs =
+      detail::reverse(detail::recs_of<typename detail::reversed_roots<Roots...>::type>::value);
+  static constexpr detail::graph_size counts = detail::measure(root_recs);
+  static constexpr std::size_t size = counts.nodes;
+  static constexpr std::size_t num_edges = counts.edges;
+  static constexpr graph_tables<size, num_edges, num_roots> table =
+      detail::tabulate<size, num_edges, num_roots>(root_recs);
+
+  static constexpr const node_props& props(std::size_t k) { return table.rec[k]->props; }
+  static constexpr std::size_t use_count(std::size_t k) { return table.first_use[k + 1] - table.first_use[k]; }
+  static constexpr std::size_t child(std::size_t k, std::size_t slot) { return table.child[table.first_child[k] + slot]; }
+  // Id of the node whose record is r, or no_node.
+  static constexpr std::size_t find(const node_rec* r) {
+    for (std::size_t k = 0; k < size; ++k)
+      if (table.rec[k] == r) return k;
+    return no_node;
+  }
+  template <class N>
+  static constexpr std::size_t id_of = find(&rec_of<N>::value);
+  template <class N>
+  static constexpr bool contains = id_of<N> != no_node;
 };
+
 template <class... Roots>
-using topo_order_t = typename topo_order<Roots...>::type;
+using graph_of = graph<type_list<Roots...>>;
 
 namespace detail {
-template <class List>
-struct indexer_of;
-template <class... Ts>
-struct indexer_of<type_list<Ts...>> {
-  using type = ingot::detail::indexer<std::index_sequence_for<Ts...>, Ts...>;
+template <class G, std::size_t K, bool Root = (G::table.root_index[K] != no_node)>
+struct node_at;
+template <class G, std::size_t K>
+struct node_at<G, K, true> {
+  using type = type_at_t<G::table.root_index[K], typename G::roots>;
+};
+template <class G, std::size_t K>
+struct node_at<G, K, false> {
+  using type = type_at_t<G::table.parent_slot[K], children_t<typename node_at<G, G::table.parent[K]>::type>>;
 };
 }  // namespace detail
 
-// Position of N in a graph order (whose types are distinct), found by
-// overload resolution: no walk of the list per query.
-template <class N, class Order>
-inline constexpr std::size_t node_index =
-    detail::indexer_of<Order>::type::position(static_cast<std::type_identity<N>*>(nullptr));
-
-// Kernels other than sums read their operands more than once or out of
-// order (a GEMM packs them), so such operands must be in memory.
-template <class M>
-inline constexpr bool needs_operands_in_memory = M::cat == category::kernel && !is_sum<M>::value;
-
-// Everything about a graph's structure, in constexpr tables indexed by node
-// position: each node's kind and shape, and every (operand, user, slot)
-// edge, grouped by operand. Computed once per graph; the planner and the
-// reverse-mode pass read it instead of searching the node list per node.
-template <class Order>
-struct graph_table {
-  static constexpr std::size_t n = Order::size;
-  static constexpr std::size_t none = static_cast<std::size_t>(-1);
-
-  struct node_info {
-    category cat{};
-    bool matmul = false;
-    bool needs_memory = false;  // its operands must be materialised
-    std::size_t rows = 0, cols = 0;
-    bool softmax = false, xent = false;  // softmax / softmax cross-entropy of operand 0
-    std::size_t operand0 = none;
-  };
-  struct edge {
-    std::size_t operand = 0, user = 0, slot = 0;
-  };
-
-  static constexpr std::size_t num_edges =
-      []<class... N>(type_list<N...>) { return (std::size_t{0} + ... + children_t<N>::size); }(Order{});
-
-  struct tables {
-    std::array<node_info, n> info{};
-    std::array<edge, num_edges> edges{};             // sorted by operand
-    std::array<std::size_t, n + 1> first_use{};      // edges[first_use[k] .. first_use[k+1]) use node k
-    std::array<bool, n> memory_consumer{};           // some user needs node k in memory
-  };
-
-  static constexpr tables build() {
-    tables t{};
-    std::array<edge, num_edges> raw{};
-    std::size_t at = 0, k = 0;
-    [&]<class... N>(type_list<N...>) {
-      (
-          [&] {
-            t.info[k] = {N::cat, is_matmul<N>::value, needs_operands_in_memory<N>, N::shape::rows_ct, N::shape::cols,
-                         is_softmax<N>::value, is_xent<N>::value, none};
-            [&]<class... C>(type_list<C...>) {
-              std::size_t slot = 0;
-              ((raw[at++] = edge{node_index<C, Order>, k, slot++}), ...);
-              if constexpr (sizeof...(C) > 0) t.info[k].operand0 = node_index<type_at_t<0, type_list<C...>>, Order>;
-            }(children_t<N>{});
-            ++k;
-          }(),
-          ...);
-    }(Order{});
-    // Counting sort of the edges by operand.
-    for (const edge& e : raw) ++t.first_use[e.operand + 1];
-    for (std::size_t i = 0; i < n; ++i) t.first_use[i + 1] += t.first_use[i];
-    std::array<std::size_t, n + 1> fill = t.first_use;
-    for (const edge& e : raw) t.edges[fill[e.operand]++] = e;
-    for (const edge& e : raw)
-      if (t.info[e.user].needs_memory) t.memory_consumer[e.operand] = true;
-    return t;
-  }
-  static constexpr tables table = build();
-
-  static constexpr std::size_t use_count(std::size_t k) { return table.first_use[k + 1] - table.first_use[k]; }
+// The node types of a graph, by id. Every id is resolved once, parents
+// before the nodes they discovered (ids from the last down), so that each
+// resolution is one step and the compiler never recurses deeply.
+template <class G>
+struct graph_nodes {
+  template <std::size_t... I>
+  static auto resolve(std::index_sequence<I...>) -> type_list<typename detail::node_at<G, G::size - 1 - I>::type...>;
+  using resolved = decltype(resolve(std::make_index_sequence<G::size>{}));
+  template <std::size_t K>
+  using at = typename detail::node_at<G, K>::type;
+  template <std::size_t... I>
+  static auto all(std::index_sequence<I...>) -> type_list<at<I>...>;
+  using order = decltype(all(std::make_index_sequence<G::size>{}));
 };
 
-template <class N, class Order>
-inline constexpr std::size_t use_count = graph_table<Order>::use_count(node_index<N, Order>);
+template <class G, std::size_t K>
+using node_t = typename graph_nodes<G>::template at<K>;
 
-template <class N, class Order>
-struct in_order;
-template <class N, class... Ts>
-struct in_order<N, type_list<Ts...>> : std::is_base_of<detail::seen_tag<N>, detail::seen_set<Ts...>> {};
+// All nodes reachable from Roots, operands first.
+template <class... Roots>
+using topo_order_t = typename graph_nodes<graph_of<Roots...>>::order;
+
+// The bound leaves of G with the given role (parameters, state, random
+// masks, data), in id order, as a type_list.
+template <class G, leaf_role Role>
+struct leaves_with_role {
+  static constexpr std::size_t count = [] {
+    std::size_t c = 0;
+    for (std::size_t k = 0; k < G::size; ++k) c += G::props(k).cat == category::leaf && G::props(k).role == Role;
+    return c;
+  }();
+  static constexpr std::array<std::size_t, count> ids = [] {
+    std::array<std::size_t, count> out{};
+    std::size_t c = 0;
+    for (std::size_t k = 0; k < G::size; ++k)
+      if (G::props(k).cat == category::leaf && G::props(k).role == Role) out[c++] = k;
+    return out;
+  }();
+  template <std::size_t... I>
+  static auto make(std::index_sequence<I...>) -> type_list<node_t<G, ids[I]>...>;
+  using type = decltype(make(std::make_index_sequence<count>{}));
+};
+template <class G, leaf_role Role>
+using leaves_with_role_t = typename leaves_with_role<G, Role>::type;
 
 }  // namespace ingot::expr

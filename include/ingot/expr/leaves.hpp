@@ -1,96 +1,124 @@
 #pragma once
-// Leaves: parameters (owned by a model's arena), data (a mini-batch of
-// features or regression targets), integer class labels, compile-time
-// constants, and 1/count for means over a run-time batch.
+// Leaves: parameters (owned by a model's parameter arena), state such as
+// running statistics (owned by its state arena), data (a mini-batch of
+// features or regression targets), integer class labels, random masks
+// (filled by the trainer before each step), compile-time constants and
+// scalars that depend on the run-time batch size (1/count for a mean).
 #include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "ingot/expr/node.hpp"
 
 namespace ingot::expr {
 
-template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix>
-struct param_leaf : node_base {
-  static_assert(R != batch && R > 0 && C > 0, "ingot: a parameter needs positive compile-time dimensions");
-  using shape = ingot::shape<R, C>;
+// What every leaf has in common: no operands, and a role saying who binds it.
+template <leaf_kind Kind, leaf_role Role>
+struct leaf_base : node_base {
   static constexpr category cat = category::leaf;
-  static constexpr bool is_matrix = Matrix;
-  static constexpr auto name = Name;
+  static constexpr leaf_kind kind = Kind;
+  static constexpr leaf_role role = Role;
   static constexpr auto children = hana::tuple_t<>;
 };
 
+template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix>
+struct param_leaf : leaf_base<leaf_kind::bound, leaf_role::param> {
+  static_assert(R != batch && R > 0 && C > 0, "ingot: a parameter needs positive compile-time dimensions");
+  using shape = ingot::shape<R, C>;
+  static constexpr bool is_matrix = Matrix;
+  static constexpr auto name = Name;
+};
+
 template <fixed_string Name, std::size_t C>
-struct data_leaf : node_base {
+struct data_leaf : leaf_base<leaf_kind::bound, leaf_role::data> {
   static_assert(C > 0, "ingot: an input needs at least one feature");
   using shape = ingot::shape<batch, C>;
-  static constexpr category cat = category::leaf;
   static constexpr bool is_matrix = false;
   static constexpr auto name = Name;
-  static constexpr auto children = hana::tuple_t<>;
 };
 
 // One std::int32_t class index per row of the batch.
 template <fixed_string Name>
-struct labels_leaf : node_base {
+struct labels_leaf : leaf_base<leaf_kind::bound, leaf_role::labels> {
   using shape = ingot::shape<batch, 1>;
-  static constexpr category cat = category::leaf;
+  using element = std::int32_t;
   static constexpr bool is_matrix = false;
   static constexpr auto name = Name;
-  static constexpr auto children = hana::tuple_t<>;
+};
+
+// Model state that is not trained: running statistics. Init is the value a
+// new model starts with (PyTorch: running_mean 0, running_var 1).
+template <fixed_string Name, std::size_t C, double Init = 0.0>
+struct state_leaf : leaf_base<leaf_kind::bound, leaf_role::state> {
+  using shape = ingot::shape<1, C>;
+  static constexpr bool is_matrix = false;
+  static constexpr auto name = Name;
+  static constexpr double init = Init;
+};
+
+// A batch of random values, redrawn for every training step by whoever runs
+// the plan (the trainer) from a seeded, per-step stream: Dist::fill(values,
+// stream). Its derivative is never taken.
+template <fixed_string Name, std::size_t C, class Dist>
+struct random_leaf : leaf_base<leaf_kind::bound, leaf_role::random> {
+  using shape = ingot::shape<batch, C>;
+  using distribution = Dist;
+  static constexpr bool is_matrix = false;
+  static constexpr auto name = Name;
 };
 
 template <double V>
-struct constant : node_base {
+struct constant : leaf_base<leaf_kind::scalar, leaf_role::none> {
   using shape = scalar_shape;
-  static constexpr category cat = category::leaf;
   static constexpr bool is_matrix = false;
-  static constexpr double value = V;
-  static constexpr auto children = hana::tuple_t<>;
+  static constexpr double value(std::size_t) { return V; }
 };
 
 // The scalar 1 / (number of elements of shape S), known once the batch is.
 template <class S>
-struct inv_count : node_base {
+struct inv_count : leaf_base<leaf_kind::scalar, leaf_role::none> {
   using shape = scalar_shape;
-  static constexpr category cat = category::leaf;
   static constexpr bool is_matrix = false;
-  static constexpr auto children = hana::tuple_t<>;
   static constexpr double value(std::size_t b) { return 1.0 / static_cast<double>(S::size(b)); }
 };
 
-template <class N>
-struct is_param : std::false_type {};
-template <fixed_string Name, std::size_t R, std::size_t C, bool M>
-struct is_param<param_leaf<Name, R, C, M>> : std::true_type {};
-template <class N>
-inline constexpr bool is_param_v = is_param<N>::value;
+// n / (n - 1) for n rows: turns a biased variance over the batch into the
+// unbiased one. Owner names the layer in the error for a batch of one row.
+template <fixed_string Owner>
+struct unbiased_factor : leaf_base<leaf_kind::scalar, leaf_role::none> {
+  using shape = scalar_shape;
+  static constexpr bool is_matrix = false;
+  static constexpr double value(std::size_t b) { return static_cast<double>(b) / static_cast<double>(b - 1); }
+  static void check_batch(std::size_t b) {
+    if (b < 2)
+      throw std::invalid_argument("ingot: '" + std::string(Owner.view()) +
+                                  "' computes batch statistics in training mode and needs at least 2 rows per "
+                                  "batch, got " + std::to_string(b));
+  }
+};
 
 template <class N>
-struct is_data : std::false_type {};
-template <fixed_string Name, std::size_t C>
-struct is_data<data_leaf<Name, C>> : std::true_type {};
+inline constexpr bool is_leaf_v = N::cat == category::leaf;
+
+namespace detail {
 template <class N>
-inline constexpr bool is_data_v = is_data<N>::value;
+constexpr leaf_role role_of() {
+  if constexpr (requires { N::role; }) return N::role;
+  else return leaf_role::none;
+}
+}  // namespace detail
 
 template <class N>
-struct is_labels : std::false_type {};
-template <fixed_string Name>
-struct is_labels<labels_leaf<Name>> : std::true_type {};
+inline constexpr bool is_param_v = detail::role_of<N>() == leaf_role::param;
 template <class N>
-inline constexpr bool is_labels_v = is_labels<N>::value;
-
+inline constexpr bool is_data_v = detail::role_of<N>() == leaf_role::data;
 template <class N>
-struct is_constant : std::false_type {};
-template <double V>
-struct is_constant<constant<V>> : std::true_type {};
+inline constexpr bool is_labels_v = detail::role_of<N>() == leaf_role::labels;
 template <class N>
-inline constexpr bool is_constant_v = is_constant<N>::value;
-
+inline constexpr bool is_state_v = detail::role_of<N>() == leaf_role::state;
 template <class N>
-struct is_inv_count : std::false_type {};
-template <class S>
-struct is_inv_count<inv_count<S>> : std::true_type {};
-template <class N>
-inline constexpr bool is_inv_count_v = is_inv_count<N>::value;
+inline constexpr bool is_random_v = detail::role_of<N>() == leaf_role::random;
 
 // User-facing spellings:
 //   expr::input<"x", 10>      a batch of 10-feature rows

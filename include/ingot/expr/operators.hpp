@@ -11,9 +11,15 @@
 //   exp log sqrt square tanh sigmoid relu leaky_relu<s> gelu, -x
 //   sum(x) mean(x) sum<axis>(x) mean<axis>(x)   axis 0: over rows, 1: over columns
 //   softmax(x) log_softmax(x)    over the features of each row
+//   moments<axis>(x)             {mean, biased variance}: axis 0 over rows, 1 over columns
+//   cross_entropy(z, labels)     mean over the batch of -log softmax(z)[label]
 #include <type_traits>
 
-#include "ingot/expr/kernels.hpp"
+#include "ingot/expr/kernels/cross_entropy.hpp"
+#include "ingot/expr/kernels/matmul.hpp"
+#include "ingot/expr/kernels/moments.hpp"
+#include "ingot/expr/kernels/softmax.hpp"
+#include "ingot/expr/kernels/sum.hpp"
 
 namespace ingot::expr {
 

@@ -1,5 +1,6 @@
 #pragma once
-// Activations as layers of a Sequential. Each is its expression function.
+// Activations as layers of a Sequential. Each is its expression function,
+// the same in training and evaluation.
 #include "ingot/expr/operators.hpp"
 
 namespace ingot::nn {

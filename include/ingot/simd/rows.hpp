@@ -83,15 +83,16 @@ void log_softmax_rows(const T* x, T* y, std::size_t rows, std::size_t cols) {
 // loss_i = logsumexp(x_i) - x_i[label_i]; a label outside [0, cols) throws.
 // With probs != nullptr the same pass also writes softmax(x_i), from which
 // the gradient (probs - onehot) * g is one fused element-wise pass.
+// first_row is the batch row of x's first row, for the error message.
 template <class T>
 void softmax_xent_rows(const T* x, const std::int32_t* labels, T* loss, std::size_t rows, std::size_t cols,
-                       T* probs) {
+                       T* probs, std::size_t first_row = 0) {
   for (std::size_t i = 0; i < rows; ++i) {
     const T* xi = x + i * cols;
     const std::int32_t label = labels[i];
     if (label < 0 || static_cast<std::size_t>(label) >= cols)
       throw std::out_of_range("ingot: cross_entropy: label " + std::to_string(label) + " at row " +
-                              std::to_string(i) + " of the batch is outside [0, " + std::to_string(cols) + ")");
+                              std::to_string(first_row + i) + " of the batch is outside [0, " + std::to_string(cols) + ")");
     const T m = row_max(xi, cols);
     T* pi = probs ? probs + i * cols : nullptr;
     const T s = row_sum_exp(xi, cols, m, pi);

@@ -1,8 +1,10 @@
 #pragma once
 // The runtime driver: ordinary C++ that walks epochs and mini-batches and
-// calls one compiled step per batch. The step is a plan (forward, loss and
-// every gradient, derived at compile time) followed by one optimizer pass
-// over the arena; after the first step it allocates nothing.
+// calls one compiled step per batch. A step runs the model's training form:
+// one plan computes the loss, every gradient (derived at compile time) and
+// the new state (running statistics); then the state is committed and the
+// optimizer updates the arena in one pass. evaluate and predict run the
+// evaluation form. After the first step nothing allocates.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -13,8 +15,10 @@
 #include <vector>
 
 #include "ingot/core/rng.hpp"
+#include "ingot/data/batches.hpp"
 #include "ingot/data/dataset.hpp"
-#include "ingot/expr/plan.hpp"
+#include "ingot/nn/layer.hpp"
+#include "ingot/plan/plan.hpp"
 
 namespace ingot::train {
 
@@ -22,7 +26,8 @@ struct fit_options {
   std::size_t epochs = 1;
   std::size_t batch_size = 32;
   bool shuffle = false;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  // shuffling
+  bool drop_last = false;
 };
 
 struct epoch_result {
@@ -39,11 +44,15 @@ struct eval_result {
 };
 
 namespace detail {
-template <class Loss, class Params>
-struct loss_and_gradients;
-template <class Loss, class... P>
-struct loss_and_gradients<Loss, type_list<P...>> {
-  using type = type_list<Loss, expr::grad_t<Loss, P>...>;
+template <class Loss, class Params, class Updates>
+struct train_root_list;
+template <class Loss, class... P, class... U>
+struct train_root_list<Loss, type_list<P...>, type_list<U...>> {
+  using assigns = filter_t<type_list<U...>, nn::is_assign>;
+  template <class... A>
+  static auto values(type_list<A...>) -> type_list<typename A::value...>;
+  using type = decltype(type_list<Loss, plan::bound_output<expr::grad_t<Loss, P>>...>{} +
+                        values(assigns{}));
 };
 }  // namespace detail
 
@@ -52,28 +61,34 @@ class Trainer {
  public:
   using T = typename Model::value_type;
   using input = typename Model::input;
-  using output = typename Model::output;
-  using target = typename Loss::template target_leaf<output>;
+  using train_output = typename Model::train_output;
+  using eval_output = typename Model::eval_output;
+  using target = typename Loss::template target_leaf<train_output>;
   using target_value = typename Loss::target_value;
-  using loss_expr = decltype(Loss::apply(output{}, target{}));
+  using train_loss = decltype(Loss::apply(train_output{}, target{}));
+  using eval_loss = decltype(Loss::apply(eval_output{}, target{}));
   using params = typename Model::params;
   using arena_type = typename Model::arena_type;
-  // Short-named root descriptors (see expr::basic_plan).
+  using updates = typename Model::updates;
+  using assigns = filter_t<updates, nn::is_assign>;
+  // Short-named root descriptors (see plan::basic_plan).
   struct train_roots {
-    using type = typename detail::loss_and_gradients<loss_expr, params>::type;
+    using type = typename detail::train_root_list<train_loss, params, updates>::type;
   };
   struct eval_roots {
-    using type = type_list<loss_expr, output>;
+    using type = type_list<eval_loss, eval_output>;
   };
   struct predict_roots {
-    using type = type_list<output>;
+    using type = type_list<eval_output>;
   };
-  using train_plan_type = expr::basic_plan<T, train_roots>;
-  using eval_plan_type = expr::basic_plan<T, eval_roots>;
-  using predict_plan_type = expr::basic_plan<T, predict_roots>;
+  using train_plan_type = plan::basic_plan<T, train_roots>;
+  using eval_plan_type = plan::basic_plan<T, eval_roots>;
+  using predict_plan_type = plan::basic_plan<T, predict_roots>;
+  // The random leaves (dropout masks) of a training step.
+  using random_leaves = expr::leaves_with_role_t<typename train_plan_type::graph_type, expr::leaf_role::random>;
   static constexpr bool classification = std::is_integral_v<target_value>;
   static constexpr std::size_t in_features = input::shape::cols;
-  static constexpr std::size_t out_features = output::shape::cols;
+  static constexpr std::size_t out_features = train_output::shape::cols;
   static constexpr std::size_t target_cols = classification ? 1 : out_features;
 
   Trainer(Model& model, Loss, Optimizer optimizer)
@@ -90,29 +105,47 @@ class Trainer {
     return {grads_.data() + arena_type::template offset_of<P>(), P::shape::size(0)};
   }
 
+  // Random masks of step s are drawn from (seed, s): the same seed gives the
+  // same masks. Resets the step count.
+  void manual_seed(std::uint64_t seed) {
+    random_seed_ = seed;
+    random_step_ = 0;
+  }
+
   // Sizes the step's buffers for batches of up to `batch` rows. step() calls
   // it when a batch is larger than any before; calling it up front keeps
   // every step allocation-free.
   void reserve(std::size_t batch) {
     if (train_ && train_->capacity() >= batch) return;
     train_.emplace(batch);
-    bind_params(*train_);
-    bind_gradients(std::make_index_sequence<params::size>{});
+    bind_model(*train_);
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (train_->template bind_output<K + 1>(grads_.data() + arena_type::offset(K)), ...);
+    }(std::make_index_sequence<params::size>{});
+    [&]<class... R>(type_list<R...>) {
+      std::size_t k = 0;
+      ((masks_[k] = aligned_buffer<T>(batch * R::shape::cols), train_->template bind<R>(masks_[k].data()), ++k),
+       ...);
+    }(random_leaves{});
   }
 
   // Forward, loss, backward and one optimizer update on n rows; returns the loss.
   T step(const T* x, const target_value* y, std::size_t n) {
-    compute_gradients(x, y, n);
+    const T loss = compute_gradients(x, y, n);
     optimizer_.step(model_.arena().flat(), grads_.span());
-    return train_->template output<0>()[0];
+    return loss;
   }
 
-  // Forward, loss and backward without an update (gradients() holds them).
+  // One training-form forward and backward without a parameter update:
+  // gradients() holds the gradients, and the model's state (running
+  // statistics) moves on as in a step.
   T compute_gradients(const T* x, const target_value* y, std::size_t n) {
     reserve(n);
+    draw_masks(n);
     train_->template bind<input>(x);
     train_->template bind<target>(y);
     train_->run(n);
+    commit_state();
     return train_->template output<0>()[0];
   }
 
@@ -122,38 +155,23 @@ class Trainer {
   std::vector<epoch_result> fit(const data::Dataset<target_value>& ds, fit_options opts, Callbacks&&... callbacks) {
     check(ds);
     if (opts.batch_size == 0) throw std::invalid_argument("ingot: fit needs a batch_size of at least 1");
-    const std::size_t n = ds.rows;
-    const std::size_t batch = std::min(opts.batch_size, n);
-    reserve(batch);
+    data::batches<target_value> loader(
+        ds, {.batch_size = opts.batch_size, .shuffle = opts.shuffle, .seed = opts.seed, .drop_last = opts.drop_last});
+    reserve(loader.batch_size());
     std::vector<epoch_result> history;
     history.reserve(opts.epochs);
-    std::vector<std::size_t> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    aligned_buffer<T> xb(opts.shuffle ? batch * in_features : 0);
-    std::vector<target_value> yb(opts.shuffle ? batch * target_cols : 0);
-    rng shuffler(opts.seed);
     for (std::size_t epoch = 1; epoch <= opts.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
-      if (opts.shuffle) shuffler.shuffle(std::span<std::size_t>(order));
+      loader.start_epoch();
       double total = 0;
-      for (std::size_t first = 0; first < n; first += batch) {
-        const std::size_t rows = std::min(batch, n - first);
-        const T* x = ds.x.data() + first * in_features;
-        const target_value* y = ds.y.data() + first * target_cols;
-        if (opts.shuffle) {
-          for (std::size_t r = 0; r < rows; ++r) {
-            std::memcpy(xb.data() + r * in_features, ds.x.data() + order[first + r] * in_features,
-                        in_features * sizeof(T));
-            std::memcpy(yb.data() + r * target_cols, ds.y.data() + order[first + r] * target_cols,
-                        target_cols * sizeof(target_value));
-          }
-          x = xb.data();
-          y = yb.data();
-        }
-        total += static_cast<double>(step(x, y, rows)) * static_cast<double>(rows);
+      std::size_t rows = 0;
+      typename data::batches<target_value>::batch b;
+      while (loader.next(b)) {
+        total += static_cast<double>(step(b.x, b.y, b.rows)) * static_cast<double>(b.rows);
+        rows += b.rows;
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.push_back({epoch, opts.epochs, total / static_cast<double>(n), seconds});
+      history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds});
       bool go_on = true;
       ((go_on = notify(callbacks, history.back()) && go_on), ...);
       if (!go_on) break;
@@ -161,13 +179,14 @@ class Trainer {
     return history;
   }
 
-  // Mean loss (and accuracy, for classification) over a dataset, no update.
+  // Mean loss (and accuracy, for classification) over a dataset in the
+  // evaluation form, no update.
   eval_result evaluate(const data::Dataset<target_value>& ds, std::size_t batch_size = 256) {
     check(ds);
     const std::size_t batch = std::max<std::size_t>(1, std::min(batch_size, ds.rows));
     if (!eval_ || eval_->capacity() < batch) {
       eval_.emplace(batch);
-      bind_params(*eval_);
+      bind_model(*eval_);
     }
     double total = 0;
     std::size_t correct = 0;
@@ -190,12 +209,13 @@ class Trainer {
             classification ? static_cast<double>(correct) / static_cast<double>(ds.rows) : 0.0, ds.rows};
   }
 
-  // The model's outputs for n rows of features: n x out_features, row-major.
+  // The model's outputs (evaluation form) for n rows of features:
+  // n x out_features, row-major.
   std::vector<T> predict(const T* x, std::size_t n, std::size_t batch_size = 256) {
     const std::size_t batch = std::max<std::size_t>(1, std::min(batch_size, n));
     if (!predict_ || predict_->capacity() < batch) {
       predict_.emplace(batch);
-      bind_params(*predict_);
+      bind_model(*predict_);
     }
     std::vector<T> out(n * out_features);
     for (std::size_t first = 0; first < n; first += batch) {
@@ -208,15 +228,42 @@ class Trainer {
   }
 
  private:
+  // Points a plan at the model's parameters and state.
   template <class Plan>
-  void bind_params(Plan& plan) {
+  void bind_model(Plan& plan) {
     [&]<class... P>(type_list<P...>) {
       (plan.template bind<P>(model_.arena().template get<P>().data()), ...);
     }(params{});
+    [&]<class... S>(type_list<S...>) {
+      (plan.template bind<S>(model_.state().template get<S>().data()), ...);
+    }(typename Model::state_values{});
   }
-  template <std::size_t... K>
-  void bind_gradients(std::index_sequence<K...>) {
-    (train_->template bind_output<K + 1>(grads_.data() + arena_type::offset(K)), ...);
+
+  void draw_masks(std::size_t n) {
+    [&]<class... R>(type_list<R...>) {
+      std::uint64_t lane = 0;
+      ((draw_mask<R>(masks_[lane], n, lane), ++lane), ...);
+    }(random_leaves{});
+    ++random_step_;
+  }
+  template <class R>
+  void draw_mask(aligned_buffer<T>& buffer, std::size_t n, std::uint64_t lane) {
+    random_stream stream(random_seed_, random_step_, lane);
+    R::distribution::fill(std::span<T>(buffer.data(), n * R::shape::cols), stream);
+  }
+
+  // The training step's new state values are the roots after the gradients.
+  void commit_state() {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (commit<type_at_t<I, assigns>, 1 + params::size + I>(), ...);
+    }(std::make_index_sequence<assigns::size>{});
+    [&]<class... C>(type_list<C...>) { (++model_.state().template counter<C>(), ...); }(
+        typename Model::state_counters{});
+  }
+  template <class Assign, std::size_t Root>
+  void commit() {
+    auto dst = model_.state().template get<typename Assign::target>();
+    std::memcpy(dst.data(), train_->template output<Root>(), dst.size() * sizeof(T));
   }
 
   void check(const data::Dataset<target_value>& ds) const {
@@ -242,6 +289,8 @@ class Trainer {
   Model& model_;
   Optimizer optimizer_;
   aligned_buffer<T> grads_;
+  std::array<aligned_buffer<T>, random_leaves::size> masks_;
+  std::uint64_t random_seed_ = 0, random_step_ = 0;
   std::optional<train_plan_type> train_;
   std::optional<eval_plan_type> eval_;
   std::optional<predict_plan_type> predict_;

@@ -2,7 +2,8 @@
 // The parameter arena: every parameter of a model in one aligned buffer,
 // each starting on a cache line, in the model's state_dict order. Gradients
 // and optimizer state use the same layout, so an optimizer updates the
-// whole model in one flat pass.
+// whole model in one flat pass. The state arena (state_arena.hpp) holds
+// the values a model keeps but does not train in the same layout.
 #include <array>
 #include <cstddef>
 #include <span>
@@ -12,9 +13,8 @@
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/type_list.hpp"
-#include "ingot/expr/leaves.hpp"
 
-namespace ingot::nn {
+namespace ingot {
 
 template <class Params>
 struct arena_layout;
@@ -71,10 +71,10 @@ class param_arena {
   static constexpr std::array<std::size_t, 2> torch_shape(std::size_t k) { return {layout::rows[k], layout::cols[k]}; }
   static constexpr bool is_matrix(std::size_t k) { return layout::is_matrix[k]; }
 
-  std::span<T> find(std::string_view name) {
+  std::span<T> find(std::string_view name, std::string_view what = "parameter") {
     for (std::size_t k = 0; k < count; ++k)
       if (layout::names[k] == name) return at(k);
-    throw std::out_of_range("ingot: no parameter named '" + std::string(name) + "'");
+    throw std::out_of_range("ingot: no " + std::string(what) + " named '" + std::string(name) + "'");
   }
 
   // The whole arena, padding included (padding stays zero).
@@ -87,4 +87,4 @@ class param_arena {
   aligned_buffer<T> values_;
 };
 
-}  // namespace ingot::nn
+}  // namespace ingot

@@ -1,0 +1,93 @@
+#pragma once
+// Mini-batches over a Dataset, as PyTorch's DataLoader gives them: a batch
+// size, an optional seeded shuffle per epoch and drop_last. It never copies
+// the data set: unshuffled batches point into it, shuffled ones are gathered
+// into a buffer allocated once and reused.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/core/rng.hpp"
+#include "ingot/data/dataset.hpp"
+
+namespace ingot::data {
+
+struct batch_options {
+  std::size_t batch_size = 32;
+  bool shuffle = false;
+  std::uint64_t seed = 0;
+  bool drop_last = false;
+};
+
+template <class Target>
+class batches {
+ public:
+  struct batch {
+    const float* x = nullptr;
+    const Target* y = nullptr;
+    std::size_t rows = 0;
+  };
+
+  batches(const Dataset<Target>& ds, batch_options opt)
+      : ds_(ds), opt_(opt), order_(ds.rows), shuffler_(opt.seed) {
+    if (opt.batch_size == 0) throw std::invalid_argument(ds.source + ": a batch size of at least 1 is needed");
+    for (std::size_t i = 0; i < ds.rows; ++i) order_[i] = i;
+    if (opt.shuffle) {
+      const std::size_t rows = std::min(opt.batch_size, ds.rows);
+      x_ = aligned_buffer<float>(rows * ds.features);
+      y_.resize(rows * ds.target_cols);
+    }
+  }
+
+  // Rows per full batch, and batches per epoch.
+  std::size_t batch_size() const { return std::min(opt_.batch_size, ds_.rows); }
+  std::size_t count() const {
+    const std::size_t b = opt_.batch_size;
+    return opt_.drop_last ? ds_.rows / b : (ds_.rows + b - 1) / b;
+  }
+
+  // Starts an epoch: a new permutation of the rows when shuffling (each
+  // epoch shuffles the previous epoch's order, from one seeded generator).
+  void start_epoch() {
+    next_ = 0;
+    if (opt_.shuffle) shuffler_.shuffle(std::span<std::size_t>(order_));
+  }
+
+  // The next batch of this epoch, or false at its end. The pointers stay
+  // valid until the next call.
+  bool next(batch& out) {
+    const std::size_t n = ds_.rows;
+    if (next_ >= n) return false;
+    const std::size_t rows = std::min(opt_.batch_size, n - next_);
+    if (opt_.drop_last && rows < opt_.batch_size) return false;
+    const std::size_t f = ds_.features, tc = ds_.target_cols;
+    if (opt_.shuffle) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t src = order_[next_ + r];
+        std::memcpy(x_.data() + r * f, ds_.x.data() + src * f, f * sizeof(float));
+        std::memcpy(y_.data() + r * tc, ds_.y.data() + src * tc, tc * sizeof(Target));
+      }
+      out = {x_.data(), y_.data(), rows};
+    } else {
+      out = {ds_.x.data() + next_ * f, ds_.y.data() + next_ * tc, rows};
+    }
+    next_ += rows;
+    return true;
+  }
+
+ private:
+  const Dataset<Target>& ds_;
+  batch_options opt_;
+  std::vector<std::size_t> order_;
+  rng shuffler_;
+  aligned_buffer<float> x_;
+  std::vector<Target> y_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace ingot::data

@@ -1,0 +1,77 @@
+#pragma once
+// Sum over rows (Axis 0, giving a row), over columns (Axis 1, giving a
+// column) or over everything (Axis -1, giving a scalar). Its operand is read
+// once, in order, so an element-wise operand is computed inside this loop
+// and never stored.
+#include <cstddef>
+
+#include "ingot/expr/elementwise.hpp"
+
+namespace ingot::expr {
+
+template <int Axis>
+struct sum_kernel {
+  static constexpr kernel_traits traits{.operands_in_memory = false, .epilogue = false, .row_split = Axis == 1};
+
+  template <class T>
+  static constexpr std::size_t scratch_size(std::size_t) { return 0; }
+
+  template <class Ctx>
+  static void run(const Ctx& ctx) {
+    using T = typename Ctx::value_type;
+    using V = simd::vec<T>;
+    using SA = typename Ctx::template in_shape<0>;
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t C = SA::cols;
+    const std::size_t rows = SA::rows(ctx.batch());
+    T* out = ctx.template out<0>();
+    if constexpr (Axis == -1) {
+      // A flat operand is one contiguous run of rows x C values.
+      constexpr bool flat = Ctx::template flat<0>;
+      const std::size_t n = flat ? rows * C : C;
+      V acc(T(0));
+      T tail = 0;
+      for (std::size_t i = 0; i < (flat ? 1 : rows); ++i) {
+        std::size_t j = 0;
+        for (; j + W <= n; j += W) acc += ctx.template load<0, V, flat>(i, j);
+        for (; j < n; ++j) tail += ctx.template load<0, T, flat>(i, j);
+      }
+      out[0] = simd::hsum(acc) + tail;
+    } else if constexpr (Axis == 0) {
+      for (std::size_t j = 0; j < C; ++j) out[j] = T(0);
+      for (std::size_t i = 0; i < rows; ++i) {
+        std::size_t j = 0;
+        for (; j + W <= C; j += W)
+          simd::store(out + j, simd::load<V>(out + j) + ctx.template load<0, V, false>(i, j));
+        for (; j < C; ++j) out[j] += ctx.template load<0, T, false>(i, j);
+      }
+    } else {
+      for (std::size_t i = ctx.row_begin(); i < ctx.row_end(); ++i) {
+        V acc(T(0));
+        T tail = 0;
+        std::size_t j = 0;
+        for (; j + W <= C; j += W) acc += ctx.template load<0, V, false>(i, j);
+        for (; j < C; ++j) tail += ctx.template load<0, T, false>(i, j);
+        out[i] = simd::hsum(acc) + tail;
+      }
+    }
+  }
+};
+
+template <int Axis, class A>
+struct sum_node : node_base, sum_kernel<Axis> {
+  static_assert(Axis == 0 || Axis == 1 || Axis == -1, "ingot: sum axis must be 0, 1 or -1 (all)");
+  using SA = typename A::shape;
+  static constexpr int axis = Axis;
+  using shape = std::conditional_t<Axis == 0, ingot::shape<1, SA::cols>,
+                                   std::conditional_t<Axis == 1, ingot::shape<SA::rows_ct, 1>, scalar_shape>>;
+  static constexpr category cat = category::kernel;
+  static constexpr bool is_matrix = A::is_matrix && Axis != -1;
+  static constexpr auto children = hana::tuple_t<A>;
+
+  // Every summed element receives the gradient of its sum.
+  template <std::size_t I, class G>
+  static constexpr auto vjp(G g) { return expand<SA>(g); }
+};
+
+}  // namespace ingot::expr

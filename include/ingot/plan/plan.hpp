@@ -1,0 +1,362 @@
+#pragma once
+// The executor: straight-line code over preallocated buffers, following the
+// schedule. At run time it walks the nodes in order and, at each step that
+// the schedule says runs a loop, either runs one fused SIMD pass of an
+// element-wise node or calls a kernel's run(ctx), with the pass as that
+// kernel's epilogue where the schedule fused them. It knows no node by name:
+// everything a node does is in its own header. No tape, no virtual calls,
+// no allocation after construction (buffers are sized for a maximum batch).
+//
+// Its member templates are indexed by node id, not by node type, so the
+// compiled symbols stay short however deep the model.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/expr/grad.hpp"
+#include "ingot/plan/context.hpp"
+#include "ingot/plan/schedule.hpp"
+#include "ingot/simd/math.hpp"
+
+namespace ingot::plan {
+
+// In a root list: a root that the caller always writes to its own memory
+// (bind_output), so the plan keeps no buffer for it.
+template <class Root>
+struct bound_output {};
+
+namespace detail {
+template <class R>
+struct root_of {
+  using type = R;
+  static constexpr bool bound = false;
+};
+template <class R>
+struct root_of<bound_output<R>> {
+  using type = R;
+  static constexpr bool bound = true;
+};
+template <class List>
+struct split_roots;
+template <class... R>
+struct split_roots<type_list<R...>> {
+  using type = type_list<typename root_of<R>::type...>;
+  static constexpr std::array<bool, sizeof...(R)> bound = {root_of<R>::bound...};
+};
+}  // namespace detail
+
+// The plan of the roots named by RootsDescriptor::type (a type_list whose
+// entries may be wrapped in bound_output). Every member function is a
+// template of the plan's type, so a descriptor with a short name (the
+// trainer declares its own) keeps symbol names short.
+template <class T, class RootsDescriptor>
+class basic_plan {
+  using split = detail::split_roots<typename RootsDescriptor::type>;
+
+ public:
+  using value_type = T;
+  using roots = typename split::type;
+  using graph_type = expr::graph<roots>;
+  static constexpr std::size_t num_nodes = graph_type::size;
+  static constexpr std::size_t num_roots = roots::size;
+
+ private:
+  using G = graph_type;
+  using S = schedule<G, T, split::bound>;
+  static constexpr const auto& sched = S::table;
+  static constexpr std::size_t num_slots = S::num_slots;
+  template <std::size_t K>
+  using node = expr::node_t<G, K>;
+  template <std::size_t K>
+  static constexpr const expr::node_props& props = G::props(K);
+
+  // The layout of the slots, copied out of the schedule so that the run-time
+  // loops below index small arrays of this class.
+  static constexpr std::array<slot_kind, num_slots> slot_kinds = [] {
+    std::array<slot_kind, num_slots> a{};
+    for (std::size_t s = 0; s < num_slots; ++s) a[s] = sched.slots[s].kind;
+    return a;
+  }();
+  static constexpr std::array<std::size_t, num_slots> slot_offsets = [] {
+    std::array<std::size_t, num_slots> a{};
+    for (std::size_t s = 0; s < num_slots; ++s) a[s] = sched.slots[s].offset;
+    return a;
+  }();
+  static constexpr std::array<std::size_t, num_roots> root_node = G::table.root;
+  static constexpr std::array<std::size_t, num_roots> first_root = [] {
+    std::array<std::size_t, num_roots> a{};
+    for (std::size_t r = 0; r < num_roots; ++r) {
+      a[r] = r;
+      for (std::size_t q = 0; q < r; ++q)
+        if (G::table.root[q] == G::table.root[r]) {
+          a[r] = q;
+          break;
+        }
+    }
+    return a;
+  }();
+
+  template <std::size_t R>
+  static constexpr bool root_has_storage() {
+    return sched.slot[root_node[R]] != no_node;
+  }
+  static_assert([]<std::size_t... R>(std::index_sequence<R...>) {
+    return (root_has_storage<R>() && ...);
+  }(std::make_index_sequence<num_roots>{}), "ingot: a plan's root must be a value with storage, not a constant");
+
+ public:
+  explicit basic_plan(std::size_t max_batch) : capacity_(max_batch), stride_(padded<T>(max_batch)) {
+    if (max_batch == 0) throw std::invalid_argument("ingot: a plan needs a batch capacity of at least 1");
+    const std::size_t rows_region = sched.row_units * stride_;
+    const std::size_t scratch =
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+          std::size_t m = 0;
+          ((m = std::max(m, scratch_of<K>(max_batch))), ...);
+          return m;
+        }(std::make_index_sequence<num_nodes>{});
+    workspace_ = aligned_buffer<T>(rows_region + sched.fixed_elements + scratch);
+    T* base = workspace_.data();
+    for (std::size_t s = 0; s < num_slots; ++s) {
+      if (slot_kinds[s] == slot_kind::rows) slot_ptr_[s] = base + slot_offsets[s] * stride_;
+      else if (slot_kinds[s] == slot_kind::fixed) slot_ptr_[s] = base + rows_region + slot_offsets[s];
+      else slot_ptr_[s] = nullptr;
+    }
+    scratch_ = scratch ? base + rows_region + sched.fixed_elements : nullptr;
+    out_.fill(nullptr);
+  }
+
+  std::size_t capacity() const { return capacity_; }
+  // Elements of T the plan holds (buffers and scratch), for a look at reuse.
+  std::size_t workspace_size() const { return workspace_.size(); }
+  // Per-row units of the batched buffers, packed by liveness and as a sum.
+  static constexpr std::size_t packed_row_units = sched.row_units;
+  static constexpr std::size_t unpacked_row_units = sched.unpacked_row_units;
+  static constexpr std::size_t packed_fixed_elements = sched.fixed_elements;
+  static constexpr std::size_t unpacked_fixed_elements = sched.unpacked_fixed_elements;
+
+  // Points a parameter, data, state or random leaf at row-major values;
+  // labels at int32s. Leaves the roots do not depend on are ignored.
+  template <expr::node Leaf>
+  void bind(const T* values) {
+    static_assert(expr::is_leaf_v<Leaf> && !expr::is_labels_v<Leaf> && Leaf::kind == expr::leaf_kind::bound,
+                  "ingot: bind takes a parameter, data, state or random leaf (labels take int32 values)");
+    if constexpr (G::template contains<Leaf>) slot_ptr_[sched.slot[G::template id_of<Leaf>]] = const_cast<T*>(values);
+  }
+  template <expr::node Leaf>
+  void bind(const std::int32_t* labels) {
+    static_assert(expr::is_labels_v<Leaf>, "ingot: int32 values bind to a labels leaf");
+    if constexpr (G::template contains<Leaf>)
+      slot_ptr_[sched.slot[G::template id_of<Leaf>]] = const_cast<std::int32_t*>(labels);
+  }
+  template <expr::node Leaf>
+  void bind(Leaf, const T* values) { bind<Leaf>(values); }
+  template <expr::node Leaf>
+  void bind(Leaf, const std::int32_t* labels) { bind<Leaf>(labels); }
+  template <class Leaf>
+  static constexpr bool reads() { return G::template contains<Leaf>; }
+
+  // Root R is written to dst (e.g. a slot of a gradient arena) instead of
+  // the plan's own buffer.
+  template <std::size_t R>
+  void bind_output(T* dst) {
+    out_[R] = dst;
+    if constexpr (first_root[R] == R) slot_ptr_[sched.slot[root_node[R]]] = dst;
+  }
+
+  // Root R's values after run (rows x cols of its shape, row-major).
+  template <std::size_t R>
+  const T* output() const {
+    if constexpr (first_root[R] != R) {
+      if (out_[R]) return out_[R];
+    }
+    return static_cast<const T*>(slot_ptr_[sched.slot[root_node[R]]]);
+  }
+
+  void run(std::size_t batch_size) {
+    if (batch_size == 0 || batch_size > capacity_)
+      throw std::invalid_argument("ingot: batch of " + std::to_string(batch_size) + " rows; this plan takes 1 to " +
+                                  std::to_string(capacity_));
+    batch_ = batch_size;
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (check_leaf<K>(), ...); }(std::make_index_sequence<num_nodes>{});
+    [&]<std::size_t... R>(std::index_sequence<R...>) { (check_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
+    [&]<std::size_t... K>(std::index_sequence<K...>) { (exec<K>(), ...); }(std::make_index_sequence<num_nodes>{});
+    [&]<std::size_t... R>(std::index_sequence<R...>) { (copy_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
+  }
+
+  // What the schedule decided, for tests and for a look at the plan.
+  template <expr::node N>
+  static constexpr bool is_materialized() { return sched.materialized[G::template id_of<N>]; }
+  template <expr::node N>
+  static constexpr bool is_epilogue_fused() { return sched.fused_into[G::template id_of<N>] != no_node; }
+  template <expr::node N>
+  static constexpr bool has_output(std::size_t o) { return sched.out_slot[G::template id_of<N>][o] != no_node; }
+
+ private:
+  template <class Plan, std::size_t K, class E>
+  friend class kernel_context;
+
+  template <std::size_t K>
+  static std::size_t scratch_of(std::size_t max_batch) {
+    if constexpr (props<K>.cat == expr::category::kernel && sched.executes[K])
+      return node<K>::template scratch_size<T>(max_batch);
+    else if constexpr (sched.host[K] != no_node)
+      return node<sched.host[K]>::template scratch_size<T>(max_batch);
+    else
+      return 0;
+  }
+
+  template <std::size_t K>
+  void check_leaf() const {
+    if constexpr (props<K>.cat == expr::category::leaf) {
+      if constexpr (props<K>.kind == expr::leaf_kind::bound) {
+        if (!slot_ptr_[sched.slot[K]])
+          throw std::logic_error("ingot: leaf '" + std::string(node<K>::name.view()) + "' is not bound");
+      }
+      if constexpr (props<K>.checks_batch) node<K>::check_batch(batch_);
+    }
+  }
+  template <std::size_t R>
+  void check_output() const {
+    if constexpr (first_root[R] == R && sched.slots[sched.slot[root_node[R]]].kind == slot_kind::root) {
+      if (!slot_ptr_[sched.slot[root_node[R]]])
+        throw std::logic_error("ingot: output " + std::to_string(R) + " of this plan is written to memory given by "
+                               "bind_output, and none was given");
+    }
+  }
+  template <std::size_t R>
+  void copy_output() {
+    if constexpr (first_root[R] != R) {
+      const T* src = static_cast<const T*>(slot_ptr_[sched.slot[root_node[R]]]);
+      if (out_[R] && out_[R] != src)
+        std::memcpy(out_[R], src, expr::node_t<G, root_node[R]>::shape::size(batch_) * sizeof(T));
+    }
+  }
+
+  // Node K's values in memory: T, or std::int32_t for labels.
+  template <std::size_t K>
+  auto storage() const {
+    if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[sched.slot[K]]);
+    else return static_cast<T*>(slot_ptr_[sched.slot[K]]);
+  }
+  template <std::size_t K, std::size_t O>
+  T* output_storage() const {
+    constexpr std::size_t s = sched.out_slot[K][O];
+    if constexpr (s == no_node) return nullptr;
+    else return static_cast<T*>(slot_ptr_[s]);
+  }
+
+  template <std::size_t K>
+  static constexpr bool reads_flat() {
+    if constexpr (sched.slot[K] != no_node) return true;
+    else return props<K>.cat == expr::category::elementwise && sched.flat[K];
+  }
+
+  // The value of node K at (i, j) of its reader's index space, as V (a batch
+  // of columns j.. or one scalar). Broadcast dimensions read row 0 / column
+  // 0; Flat reads the j-th value of a contiguous run.
+  template <std::size_t K, class V, bool Flat>
+  V value_at(std::size_t i, std::size_t j) const {
+    if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar) {
+      return V(static_cast<T>(node<K>::value(batch_)));
+    } else if constexpr (sched.slot[K] != no_node) {
+      const T* p = static_cast<const T*>(slot_ptr_[sched.slot[K]]);
+      if constexpr (Flat) {
+        return simd::load<V>(p + j);
+      } else {
+        const std::size_t r = props<K>.rows_ct == 1 ? 0 : i;
+        if constexpr (props<K>.cols == 1) return V(p[r]);
+        else return simd::load<V>(p + r * props<K>.cols + j);
+      }
+    } else {
+      return compute<K, V, Flat>(i, j);
+    }
+  }
+
+  // Node K's own formula, applied to its operands' values at (i, j).
+  template <std::size_t K, class V, bool Flat>
+  V compute(std::size_t i, std::size_t j) const {
+    using Op = typename node<K>::op;
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      if constexpr (props<K>.indexed) return Op::template apply_indexed<V>(i, j, storage<G::child(K, I)>()...);
+      else return Op::apply(value_at<G::child(K, I), V, Flat>(i, j)...);
+    }(std::make_index_sequence<props<K>.arity>{});
+  }
+
+  // One SIMD pass writing node K over rows [r0, r1) and columns [c0, c1).
+  template <std::size_t K>
+  void pass(std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) const {
+    using V = simd::vec<T>;
+    constexpr std::size_t W = simd::width<T>;
+    constexpr std::size_t C = props<K>.cols;
+    T* out = storage<K>();
+    for (std::size_t i = r0; i < r1; ++i) {
+      std::size_t j = c0;
+      for (; j + W <= c1; j += W) simd::store(out + i * C + j, compute<K, V, false>(i, j));
+      for (; j < c1; ++j) out[i * C + j] = compute<K, T, false>(i, j);
+    }
+  }
+
+  template <std::size_t K>
+  void full_pass() const {
+    using N = node<K>;
+    if constexpr (sched.flat[K]) {
+      using V = simd::vec<T>;
+      constexpr std::size_t W = simd::width<T>;
+      const std::size_t n = N::shape::size(batch_);
+      T* out = storage<K>();
+      std::size_t k = 0;
+      for (; k + W <= n; k += W) simd::store(out + k, compute<K, V, true>(0, k));
+      for (; k < n; ++k) out[k] = compute<K, T, true>(0, k);
+    } else {
+      pass<K>(0, N::shape::rows(batch_), 0, N::shape::cols);
+    }
+  }
+
+  template <std::size_t K, class Epilogue>
+  void run_kernel(const Epilogue& epilogue) const {
+    const std::size_t rows = node<K>::shape::rows(batch_);
+    node<K>::run(kernel_context<basic_plan, K, Epilogue>(*this, epilogue, 0, rows));
+  }
+
+  template <std::size_t K>
+  void exec() const {
+    if constexpr (sched.executes[K]) {
+      if constexpr (props<K>.cat == expr::category::elementwise) {
+        if constexpr (sched.host[K] != no_node) {
+          run_kernel<sched.host[K]>([this](std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
+            pass<K>(i0, i0 + mr, j0, j0 + nr);
+          });
+        } else {
+          full_pass<K>();
+        }
+      } else {
+        run_kernel<K>(no_epilogue{});
+      }
+    }
+  }
+
+  std::size_t capacity_;
+  std::size_t stride_;  // rows per unit of the batched region (capacity, padded to a cache line)
+  std::size_t batch_ = 0;
+  aligned_buffer<T> workspace_;
+  std::array<void*, num_slots> slot_ptr_{};
+  std::array<T*, num_roots> out_{};
+  T* scratch_ = nullptr;
+};
+
+template <class... Roots>
+struct roots_list {
+  using type = type_list<Roots...>;
+};
+
+}  // namespace ingot::plan
+
+namespace ingot::expr {
+// plan<T, Loss, Grad...>: the plan of the given root expressions.
+template <class T, node... Roots>
+using plan = ingot::plan::basic_plan<T, ingot::plan::roots_list<Roots...>>;
+}  // namespace ingot::expr

@@ -1,0 +1,316 @@
+#pragma once
+// The schedule of a plan, decided at compile time from the graph's tables
+// and the nodes' traits alone (no node is named here):
+//  - which values get storage (a slot): kernel outputs, roots, values used
+//    twice, operands of kernels that need them in memory; every other
+//    element-wise node is fused into the loop of its single user;
+//  - where a fused node is computed (its fuse target) and at which step of
+//    the plan each node's work happens;
+//  - epilogues: a kernel that accepts one and whose single use chain ends in
+//    an element-wise pass of its own shape runs that pass on each finished
+//    tile, writing into the pass's buffer;
+//  - buffer reuse: each slot lives from the step that writes it to the last
+//    step that reads it, and slots whose lifetimes do not overlap share
+//    memory. Batched slots are packed in per-row units (a slot of C columns
+//    takes C units of `capacity` rows each), other slots in elements; roots
+//    bound to outside memory, leaves and in-place epilogue targets take no
+//    workspace.
+#include <array>
+#include <cstddef>
+#include <vector>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/expr/graph.hpp"
+
+namespace ingot::plan {
+
+using expr::category;
+using expr::no_node;
+
+enum class slot_kind {
+  leaf,   // bound from outside: a parameter, data, labels, state or random values
+  root,   // a root bound to outside memory (bind_output)
+  rows,   // workspace, batched: offset and size in per-row units
+  fixed,  // workspace, not batched: offset and size in elements
+};
+
+// One storage location: output `output` of node `node`.
+struct slot_info {
+  std::size_t node = no_node, output = 0;
+  slot_kind kind = slot_kind::fixed;
+  std::size_t size = 0, offset = 0;   // units (rows) or elements (fixed)
+  std::size_t start = 0, end = 0;     // first and last step that touch it
+};
+
+template <std::size_t N, std::size_t S>
+struct schedule_table {
+  // Per node.
+  std::array<bool, N> materialized{};       // has a slot of its own
+  std::array<bool, N> executes{};           // its step runs a loop
+  std::array<std::size_t, N> fuse_target{}; // fused element-wise node: whose loop computes it
+  std::array<std::size_t, N> host{};        // element-wise pass run as the epilogue of this kernel
+  std::array<std::size_t, N> fused_into{};  // kernel run at this pass's step, as its epilogue host
+  std::array<std::size_t, N> step{};        // the step at which its value is computed
+  std::array<std::size_t, N> slot{};        // slot holding its value (output 0), or no_node
+  std::array<std::array<std::size_t, expr::max_outputs>, N> out_slot{};
+  std::array<bool, N> flat{};               // an element-wise tree reads all its values at one flat index
+  // Per slot.
+  std::array<slot_info, S> slots{};
+  std::size_t row_units = 0;       // packed size of the batched region, per row
+  std::size_t fixed_elements = 0;  // packed size of the fixed region
+  std::size_t unpacked_row_units = 0, unpacked_fixed_elements = 0;  // sizes without reuse
+};
+
+namespace detail {
+
+template <class G>
+constexpr bool is_lazy_kernel(std::size_t k) {
+  const auto& p = G::props(k);
+  return p.cat == category::kernel && !p.traits.operands_in_memory;
+}
+
+// A user that reads the operand's storage directly.
+template <class G>
+constexpr bool needs_memory(std::size_t u) {
+  const auto& p = G::props(u);
+  return (p.cat == category::kernel && p.traits.operands_in_memory) || (p.cat == category::elementwise && p.indexed);
+}
+
+template <class G>
+constexpr std::size_t single_user(std::size_t k) {
+  return G::table.user[G::table.first_use[k]];
+}
+
+// Which outputs of kernel k need a slot: those that are read, and those
+// the kernel must write whether read or not.
+template <class G>
+constexpr bool output_used(std::size_t k, std::size_t i, const std::vector<bool>& is_root) {
+  const auto& p = G::props(k);
+  if (!p.out_optional[i]) return true;
+  for (std::size_t e = G::table.first_use[k]; e < G::table.first_use[k + 1]; ++e) {
+    const std::size_t u = G::table.user[e];
+    const bool projection = G::props(u).cat == category::output;
+    if (i == 0 && !projection) return true;
+    if (i != 0 && projection && G::props(u).output_index == i) return true;
+  }
+  return i == 0 && is_root[k];
+}
+
+template <class T>
+constexpr std::size_t max_of(T a, T b) { return a > b ? a : b; }
+
+// Every decision, in growable vectors (the table below copies them).
+struct decisions {
+  std::vector<bool> materialized, executes, flat;
+  std::vector<std::size_t> fuse_target, host, fused_into, step, slot;
+  std::vector<std::array<std::size_t, expr::max_outputs>> out_slot;
+  std::vector<slot_info> slots;
+  std::size_t row_units = 0, fixed_elements = 0, unpacked_row_units = 0, unpacked_fixed_elements = 0;
+};
+
+template <class G, class T, std::size_t R>
+constexpr decisions decide(const std::array<bool, R>& bound) {
+  constexpr std::size_t n = G::size;
+  const auto& g = G::table;
+  decisions d;
+  d.materialized.assign(n, false);
+  d.executes.assign(n, false);
+  d.flat.assign(n, false);
+  d.fuse_target.assign(n, no_node);
+  d.host.assign(n, no_node);
+  d.fused_into.assign(n, no_node);
+  d.step.assign(n, 0);
+  d.slot.assign(n, no_node);
+  std::array<std::size_t, expr::max_outputs> none_out{};
+  none_out.fill(no_node);
+  d.out_slot.assign(n, none_out);
+
+  std::vector<bool> is_root(n, false), bound_root(n, false), seen_root(n, false);
+  for (std::size_t r = 0; r < R; ++r) {
+    const std::size_t k = g.root[r];
+    is_root[k] = true;
+    if (!seen_root[k]) bound_root[k] = bound[r];  // the first occurrence decides
+    seen_root[k] = true;
+  }
+
+  // Storage and fusion.
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& p = G::props(k);
+    bool memory = false;
+    for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) memory = memory || needs_memory<G>(g.user[e]);
+    // A value read at broadcast positions (a row or a scalar stretched over
+    // its user's shape) is computed once rather than once per element.
+    const bool broadcast = G::use_count(k) == 1 && G::props(single_user<G>(k)).cat == category::elementwise &&
+                           (G::props(single_user<G>(k)).rows_ct != p.rows_ct ||
+                            G::props(single_user<G>(k)).cols != p.cols);
+    d.materialized[k] = p.cat == category::kernel ||
+                        (p.cat == category::elementwise && (is_root[k] || G::use_count(k) > 1 || memory || broadcast));
+  }
+  for (std::size_t k = n; k-- > 0;) {  // users come after their operands
+    if (G::props(k).cat != category::elementwise || d.materialized[k]) continue;
+    const std::size_t u = single_user<G>(k);
+    if (G::props(u).cat == category::elementwise) d.fuse_target[k] = d.materialized[u] ? u : d.fuse_target[u];
+    else d.fuse_target[k] = u;  // a kernel that computes its operand in its own loop
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& p = G::props(k);
+    if (p.cat != category::kernel || !p.traits.epilogue || p.outputs != 1 || is_root[k] || G::use_count(k) != 1)
+      continue;
+    const std::size_t u = single_user<G>(k);
+    if (G::props(u).cat != category::elementwise) continue;
+    const std::size_t e = d.materialized[u] ? u : d.fuse_target[u];
+    if (e == no_node || G::props(e).cat != category::elementwise || !d.materialized[e] || d.host[e] != no_node) continue;
+    if (G::props(e).rows_ct != p.rows_ct || G::props(e).cols != p.cols) continue;
+    d.host[e] = k;
+    d.fused_into[k] = e;
+  }
+
+  // Steps: where each node's value is computed.
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& p = G::props(k);
+    d.executes[k] = (p.cat == category::elementwise && d.materialized[k]) ||
+                    (p.cat == category::kernel && d.fused_into[k] == no_node);
+    if (d.executes[k]) d.step[k] = k;
+    else if (p.cat == category::output) d.step[k] = d.step[G::child(k, 0)];
+  }
+  for (std::size_t k = n; k-- > 0;) {
+    if (d.fused_into[k] != no_node) d.step[k] = d.step[d.fused_into[k]];
+    else if (d.fuse_target[k] != no_node) d.step[k] = d.step[d.fuse_target[k]];
+  }
+
+  // The last step that reads output i of node k (n: after the plan).
+  auto last_read = [&](std::size_t k, std::size_t i) {
+    std::size_t end = d.step[k];
+    for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) {
+      const std::size_t u = g.user[e];
+      const auto& pu = G::props(u);
+      if (pu.cat == category::output) {
+        if (pu.output_index != i) continue;
+        if (is_root[u]) end = n;
+        for (std::size_t f = g.first_use[u]; f < g.first_use[u + 1]; ++f) end = max_of(end, d.step[g.user[f]]);
+      } else if (i == 0) {
+        end = max_of(end, d.step[u]);
+      }
+    }
+    return i == 0 && is_root[k] ? n : end;
+  };
+
+  // Slots: each leaf bound from outside, each materialised value, each
+  // output its kernel writes; a kernel run as an epilogue writes into the
+  // pass's slot and an output_of node names its kernel's.
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& p = G::props(k);
+    if (p.cat == category::leaf) {
+      if (p.kind != expr::leaf_kind::bound) continue;
+      d.slot[k] = d.slots.size();
+      d.slots.push_back({k, 0, slot_kind::leaf, 0, 0, 0, n});
+      continue;
+    }
+    if (!d.materialized[k] || d.fused_into[k] != no_node) continue;
+    for (std::size_t i = 0; i < p.outputs; ++i) {
+      if (p.cat == category::kernel && !output_used<G>(k, i, is_root)) continue;
+      slot_info si{k, i, slot_kind::fixed, 0, 0, d.step[k], last_read(k, i)};
+      if (i == 0 && bound_root[k]) {
+        si.kind = slot_kind::root;
+      } else if (p.out_rows[i] == batch) {
+        si.kind = slot_kind::rows;
+        si.size = p.out_cols[i];
+      } else {
+        si.size = padded<T>(p.out_rows[i] * p.out_cols[i]);
+      }
+      d.out_slot[k][i] = d.slots.size();
+      if (i == 0) d.slot[k] = d.slots.size();
+      d.slots.push_back(si);
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    if (d.fused_into[k] != no_node) {
+      d.slot[k] = d.slot[d.fused_into[k]];
+      d.out_slot[k][0] = d.slot[k];
+    } else if (G::props(k).cat == category::output) {
+      d.slot[k] = d.out_slot[G::child(k, 0)][G::props(k).output_index];
+    }
+  }
+
+  // Flat reads: a pass whose every value has its own shape (or is a scalar)
+  // reads one contiguous run, whatever the rows.
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& p = G::props(k);
+    if (p.cat != category::elementwise) continue;
+    bool flat = !p.indexed;
+    for (std::size_t c = 0; c < p.arity && flat; ++c) {
+      const std::size_t ch = G::child(k, c);
+      const auto& pc = G::props(ch);
+      if (pc.cat == category::leaf && pc.kind == expr::leaf_kind::scalar) continue;
+      if (pc.rows_ct != p.rows_ct || pc.cols != p.cols) flat = false;
+      else if (d.slot[ch] == no_node) flat = pc.cat == category::elementwise && d.flat[ch];
+    }
+    d.flat[k] = flat;
+  }
+
+  // Packing, first fit, in the order slots are written (their order of
+  // creation); only the slots still alive are searched.
+  auto pack = [&](slot_kind kind, std::size_t& total, std::size_t& unpacked) {
+    std::vector<std::size_t> live;  // slot ids, by increasing offset
+    for (std::size_t i = 0; i < d.slots.size(); ++i) {
+      slot_info& si = d.slots[i];
+      if (si.kind != kind) continue;
+      unpacked += si.size;
+      std::vector<std::size_t> still;
+      for (std::size_t j : live)
+        if (d.slots[j].end >= si.start) still.push_back(j);
+      live = still;
+      std::size_t at = 0, pos = 0;
+      for (; pos < live.size(); ++pos) {
+        const slot_info& lj = d.slots[live[pos]];
+        if (lj.offset >= at + si.size) break;
+        at = max_of(at, lj.offset + lj.size);
+      }
+      si.offset = at;
+      live.insert(live.begin() + static_cast<std::ptrdiff_t>(pos), i);
+      total = max_of(total, at + si.size);
+    }
+  };
+  pack(slot_kind::rows, d.row_units, d.unpacked_row_units);
+  pack(slot_kind::fixed, d.fixed_elements, d.unpacked_fixed_elements);
+  return d;
+}
+
+template <class G, class T, std::size_t R>
+constexpr std::size_t count_slots(const std::array<bool, R>& bound) {
+  return decide<G, T>(bound).slots.size();
+}
+
+template <class G, std::size_t S, class T, std::size_t R>
+constexpr schedule_table<G::size, S> tabulate(const std::array<bool, R>& bound) {
+  const decisions d = decide<G, T>(bound);
+  schedule_table<G::size, S> t{};
+  for (std::size_t k = 0; k < G::size; ++k) {
+    t.materialized[k] = d.materialized[k];
+    t.executes[k] = d.executes[k];
+    t.flat[k] = d.flat[k];
+    t.fuse_target[k] = d.fuse_target[k];
+    t.host[k] = d.host[k];
+    t.fused_into[k] = d.fused_into[k];
+    t.step[k] = d.step[k];
+    t.slot[k] = d.slot[k];
+    t.out_slot[k] = d.out_slot[k];
+  }
+  for (std::size_t i = 0; i < S; ++i) t.slots[i] = d.slots[i];
+  t.row_units = d.row_units;
+  t.fixed_elements = d.fixed_elements;
+  t.unpacked_row_units = d.unpacked_row_units;
+  t.unpacked_fixed_elements = d.unpacked_fixed_elements;
+  return t;
+}
+}  // namespace detail
+
+// The schedule of graph G whose root r is bound to outside memory when
+// Bound[r]; T is the element type (for padding).
+template <class G, class T, auto Bound>
+struct schedule {
+  static constexpr std::size_t num_slots = detail::count_slots<G, T>(Bound);
+  static constexpr schedule_table<G::size, num_slots> table = detail::tabulate<G, num_slots, T>(Bound);
+};
+
+}  // namespace ingot::plan

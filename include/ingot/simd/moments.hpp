@@ -1,0 +1,56 @@
+#pragma once
+// Mean and biased variance of a row-major [rows x cols] block, per column
+// (over the rows) or per row (over the columns), in two passes: the mean,
+// then the mean squared deviation from it.
+#include <cstddef>
+#include <type_traits>
+
+#include "ingot/simd/math.hpp"
+
+namespace ingot::simd {
+
+template <class T>
+void column_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var) {
+  const T inv = T(1) / static_cast<T>(rows);
+  for (std::size_t j = 0; j < cols; ++j) mean[j] = var[j] = T(0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(mean + j, load<U>(mean + j) + load<U>(xi + j)); });
+  }
+  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(mean + j, load<U>(mean + j) * U(inv)); });
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
+      const U d = load<U>(xi + j) - load<U>(mean + j);
+      store(var + j, fma(d, d, load<U>(var + j)));
+    });
+  }
+  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(var + j, load<U>(var + j) * U(inv)); });
+}
+
+template <class T>
+void row_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var) {
+  using V = vec<T>;
+  const T inv = T(1) / static_cast<T>(cols);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * cols;
+    V acc(T(0));
+    T tail = 0;
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
+      if constexpr (std::is_same_v<U, V>) acc += load<V>(xi + j);
+      else tail += xi[j];
+    });
+    const T m = (hsum(acc) + tail) * inv;
+    V sq(T(0));
+    T sq_tail = 0;
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
+      const U d = load<U>(xi + j) - U(m);
+      if constexpr (std::is_same_v<U, V>) sq = fma(d, d, sq);
+      else sq_tail += d * d;
+    });
+    mean[i] = m;
+    var[i] = (hsum(sq) + sq_tail) * inv;
+  }
+}
+
+}  // namespace ingot::simd
