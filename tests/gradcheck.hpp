@@ -35,7 +35,7 @@ std::size_t leaf_size(std::size_t batch) { return Leaf::shape::size(batch); }
 template <expr::node E, expr::node... Leaves>
 std::size_t check(E, options opt, Leaves...) {
   using R = projection_t<E>;
-  using L = decltype(expr::sum(expr::mul(E{}, R{})));
+  using L = expr::sum_node<-1, expr::mul_t<E, R>>;
   using P = expr::plan<double, L, expr::grad_t<L, Leaves>...>;
   P plan(opt.batch);
   rng g(opt.seed);

@@ -1,8 +1,8 @@
 #pragma once
 // Element-wise nodes. Each op states its forward formula (on a scalar or an
 // xsimd batch alike) and, right next to it, its vector-Jacobian product as an
-// expression in terms of the operands x, the output y and the upstream
-// gradient g. Which of x or y a rule uses decides what the forward pass must
+// expression type, vjp<I, Y, G, X...>, in terms of the operands X, the
+// output Y and the upstream gradient G (I: which operand). Which of x or y a rule uses decides what the forward pass must
 // keep: rules that can be written with y (exp, tanh, sigmoid, relu, sqrt) let
 // the pre-activation be fused away.
 #include <cmath>
@@ -30,6 +30,11 @@ struct result_shape_of<Op, A...> { using type = typename Op::template result_sha
 
 template <std::size_t I, class... A>
 using nth = std::tuple_element_t<I, std::tuple<A...>>;
+
+template <class Op, std::size_t I, class Y, class G, class... A>
+struct ew_vjp {
+  using type = unbroadcast_t<typename nth<I, A...>::shape, typename Op::template vjp<I, Y, G, A...>>;
+};
 }  // namespace detail
 
 template <class Op, class... A>
@@ -37,17 +42,13 @@ struct ew : node_base {
   using shape = typename detail::result_shape_of<Op, A...>::type;
   static constexpr category cat = category::elementwise;
   static constexpr bool is_matrix = (A::is_matrix || ...) && !shape::batched;
-  static constexpr auto children = hana::tuple_t<A...>;
+  using children = type_list<A...>;
   using op = Op;
 
   // The chain rule for operand I: the op's own VJP, summed back over any
   // dimension that broadcasting stretched.
   template <std::size_t I, class G>
-  static constexpr auto vjp(G g) {
-    auto local = Op::template vjp<I>(ew{}, g, A{}...);
-    if constexpr (std::is_same_v<decltype(local), no_grad>) return no_grad{};
-    else return unbroadcast<typename detail::nth<I, A...>::shape>(local);
-  }
+  using vjp = typename detail::ew_vjp<Op, I, ew, G, A...>::type;
 };
 
 template <class S>
@@ -57,53 +58,53 @@ struct expand_op {
   template <class V>
   static V apply(const V& x) { return x; }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return g; }
+  using vjp = G;
 };
 
 struct neg_op {
   template <class V> static V apply(const V& x) { return -x; }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return neg(g); }
+  using vjp = neg_t<G>;
 };
 
 struct exp_op {
   template <class V> static V apply(const V& x) { return simd::exp(x); }
   // d exp(x) = exp(x) = y
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y y, G g, X) { return mul(g, y); }
+  using vjp = mul_t<G, Y>;
 };
 
 struct log_op {
   template <class V> static V apply(const V& x) { return simd::log(x); }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X x) { return div(g, x); }
+  using vjp = div_t<G, X>;
 };
 
 struct sqrt_op {
   template <class V> static V apply(const V& x) { return simd::sqrt(x); }
   // d sqrt(x) = 1 / (2 sqrt(x)) = 0.5 / y
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y y, G g, X) { return div(mul(g, constant<0.5>{}), y); }
+  using vjp = div_t<mul_t<G, constant<0.5>>, Y>;
 };
 
 struct square_op {
   template <class V> static V apply(const V& x) { return x * x; }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X x) { return mul(g, mul(constant<2.0>{}, x)); }
+  using vjp = mul_t<G, mul_t<constant<2.0>, X>>;
 };
 
 struct tanh_op {
   template <class V> static V apply(const V& x) { return simd::tanh(x); }
   // d tanh(x) = 1 - tanh(x)^2 = 1 - y^2
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return mul(g, sub(constant<1.0>{}, ew<square_op, Y>{})); }
+  using vjp = mul_t<G, sub_t<constant<1.0>, square_t<Y>>>;
 };
 
 struct sigmoid_op {
   template <class V> static V apply(const V& x) { return V(1) / (V(1) + simd::exp(-x)); }
   // d sigmoid(x) = y (1 - y)
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y y, G g, X) { return mul(g, mul(y, sub(constant<1.0>{}, y))); }
+  using vjp = mul_t<G, mul_t<Y, sub_t<constant<1.0>, Y>>>;
 };
 
 // 1 where x > 0, else 0 (the derivative of relu, written on its output).
@@ -116,7 +117,7 @@ struct relu_op {
   template <class V> static V apply(const V& x) { return simd::max(x, V(0)); }
   // relu(x) > 0 exactly where x > 0, so the mask comes from the output.
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return mul(g, ew<step_op, Y>{}); }
+  using vjp = mul_t<G, ew<step_op, Y>>;
 };
 
 template <double Slope>
@@ -136,7 +137,7 @@ struct leaky_relu_op {
   }
   // Masked on the input: with a negative slope the output's sign says nothing.
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return mul(g, ew<leaky_step_op<Slope>, X>{}); }
+  using vjp = mul_t<G, ew<leaky_step_op<Slope>, X>>;
 };
 
 // gelu'(x) = Phi(x) + x phi(x), Phi and phi the standard normal cdf and pdf.
@@ -157,41 +158,32 @@ struct gelu_op {
     return V(T(0.5)) * x * (V(T(1)) + simd::erf(x * V(T(M_SQRT1_2))));
   }
   template <std::size_t I, class Y, class G, class X>
-  static constexpr auto vjp(Y, G g, X) { return mul(g, ew<gelu_grad_op, X>{}); }
+  using vjp = mul_t<G, ew<gelu_grad_op, X>>;
 };
 
 struct add_op {
   template <class V> static V apply(const V& a, const V& b) { return a + b; }
   template <std::size_t I, class Y, class G, class A, class B>
-  static constexpr auto vjp(Y, G g, A, B) { return g; }
+  using vjp = G;
 };
 
 struct sub_op {
   template <class V> static V apply(const V& a, const V& b) { return a - b; }
   template <std::size_t I, class Y, class G, class A, class B>
-  static constexpr auto vjp(Y, G g, A, B) {
-    if constexpr (I == 0) return g;
-    else return neg(g);
-  }
+  using vjp = std::conditional_t<I == 0, G, neg_t<G>>;
 };
 
 struct mul_op {
   template <class V> static V apply(const V& a, const V& b) { return a * b; }
   template <std::size_t I, class Y, class G, class A, class B>
-  static constexpr auto vjp(Y, G g, A a, B b) {
-    if constexpr (I == 0) return mul(g, b);
-    else return mul(g, a);
-  }
+  using vjp = mul_t<G, std::conditional_t<I == 0, B, A>>;
 };
 
 struct div_op {
   template <class V> static V apply(const V& a, const V& b) { return a / b; }
   // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -y/b
   template <std::size_t I, class Y, class G, class A, class B>
-  static constexpr auto vjp(Y y, G g, A, B b) {
-    if constexpr (I == 0) return div(g, b);
-    else return neg(div(mul(g, y), b));
-  }
+  using vjp = std::conditional_t<I == 0, div_t<G, B>, neg_t<div_t<mul_t<G, Y>, B>>>;
 };
 
 // One-hot rows from integer labels: element (i, j) is 1 where j == label[i].
@@ -209,16 +201,22 @@ struct onehot_op {
   }
 };
 
+namespace detail {
 template <class Op>
-inline constexpr bool op_differentiable = [] {
-  if constexpr (requires { Op::differentiable; }) return Op::differentiable;
-  else return true;
-}();
+struct differentiable_op : std::true_type {};
+template <class Op>
+  requires requires { Op::differentiable; }
+struct differentiable_op<Op> : std::bool_constant<Op::differentiable> {};
+template <class Op>
+struct indexed_op : std::false_type {};
+template <class Op>
+  requires requires { Op::indexed; }
+struct indexed_op<Op> : std::bool_constant<Op::indexed> {};
+}  // namespace detail
 
 template <class Op>
-inline constexpr bool op_indexed = [] {
-  if constexpr (requires { Op::indexed; }) return Op::indexed;
-  else return false;
-}();
+inline constexpr bool op_differentiable = detail::differentiable_op<Op>::value;
+template <class Op>
+inline constexpr bool op_indexed = detail::indexed_op<Op>::value;
 
 }  // namespace ingot::expr

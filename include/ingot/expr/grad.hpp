@@ -17,32 +17,47 @@
 namespace ingot::expr {
 
 namespace detail {
-template <class A, class G>
-constexpr auto add_adjoint(A, G) {
-  if constexpr (std::is_same_v<A, no_adjoint>) return G{};
-  else return add(A{}, G{});
-}
+// Everything here is a class template computing a type: no function is
+// instantiated with an expression type, which keeps the compiler's symbol
+// work small for deep models.
 
+template <class A, class G>
+struct add_adjoint {
+  using type = add_t<A, G>;
+};
+template <class G>
+struct add_adjoint<no_adjoint, G> {
+  using type = G;
+};
+
+template <std::size_t I, class G, class Pack, class Seq>
+struct add_to_output;
 template <std::size_t I, class G, class... A, std::size_t... K>
-constexpr auto add_to_output(output_adjoints<A...>, G, std::index_sequence<K...>) {
-  return output_adjoints<std::conditional_t<K == I, decltype(add_adjoint(A{}, G{})), A>...>{};
-}
+struct add_to_output<I, G, output_adjoints<A...>, std::index_sequence<K...>> {
+  using type = output_adjoints<std::conditional_t<K == I, typename add_adjoint<A, G>::type, A>...>;
+};
 
 // Acc (no_adjoint, an expression or output_adjoints) plus one contribution.
 template <class Acc, class C>
-constexpr auto accumulate(Acc, C) {
-  if constexpr (std::is_same_v<C, no_grad>) return Acc{};
-  else return add_adjoint(Acc{}, C{});
-}
+struct accumulate {
+  using type = typename add_adjoint<Acc, C>::type;
+};
+template <class Acc>
+struct accumulate<Acc, no_grad> {
+  using type = Acc;
+};
 template <class... A, class C>
-constexpr auto accumulate(output_adjoints<A...> acc, C) {
-  if constexpr (std::is_same_v<C, no_grad>) return acc;
-  else return add_to_output<0>(acc, C{}, std::index_sequence_for<A...>{});
-}
+struct accumulate<output_adjoints<A...>, C> {
+  using type = typename add_to_output<0, C, output_adjoints<A...>, std::index_sequence_for<A...>>::type;
+};
+template <class... A>
+struct accumulate<output_adjoints<A...>, no_grad> {
+  using type = output_adjoints<A...>;
+};
 template <class... A, std::size_t I, class G>
-constexpr auto accumulate(output_adjoints<A...> acc, output_adjoint<I, G>) {
-  return add_to_output<I>(acc, G{}, std::index_sequence_for<A...>{});
-}
+struct accumulate<output_adjoints<A...>, output_adjoint<I, G>> {
+  using type = typename add_to_output<I, G, output_adjoints<A...>, std::index_sequence_for<A...>>::type;
+};
 
 // An adjoint that received nothing is no adjoint at all.
 template <class A>
@@ -57,61 +72,58 @@ struct settled<output_adjoints<A...>> {
 template <std::size_t>
 using no_adjoint_for = no_adjoint;
 
-template <class N>
-constexpr auto empty_adjoint() {
-  if constexpr (num_outputs<N> > 1)
-    return []<std::size_t... K>(std::index_sequence<K...>) {
-      return output_adjoints<no_adjoint_for<K>...>{};
-    }(std::make_index_sequence<num_outputs<N>>{});
-  else
-    return no_adjoint{};
-}
-
-// Folds contributions left to right with an operator, so that a node used
-// many times does not deepen the compiler's recursion.
-template <class Acc>
-struct folding {};
-template <class Acc, class C>
-constexpr auto operator|(folding<Acc>, C) -> folding<decltype(accumulate(Acc{}, C{}))> {
-  return {};
-}
-template <class Acc>
-constexpr Acc result_of(folding<Acc>) { return {}; }
+template <class N, class Seq = std::make_index_sequence<num_outputs<N>>>
+struct empty_adjoint {
+  using type = no_adjoint;
+};
+template <class N, std::size_t K0, std::size_t K1, std::size_t... K>
+struct empty_adjoint<N, std::index_sequence<K0, K1, K...>> {
+  using type = output_adjoints<no_adjoint, no_adjoint, no_adjoint_for<K>...>;
+};
 
 template <class G, std::size_t K>
 struct adjoint;
 
-// What operand slot Slot of node U passes back to that operand.
-template <class G, std::size_t U, std::size_t Slot>
-constexpr auto contribution() {
-  using AU = typename adjoint<G, U>::type;
-  if constexpr (std::is_same_v<AU, no_adjoint>) {
-    return no_grad{};
-  } else {
-    using M = node_t<G, U>;
-    if constexpr (requires { typename M::op; }) {
-      static_assert(op_differentiable<typename M::op>,
-                    "ingot: grad reached an operation that has no derivative (a mask or a one-hot)");
-    }
-    return M::template vjp<Slot>(AU{});
-  }
-}
+template <class M>
+struct differentiable {
+  static constexpr bool value = true;
+};
+template <class Op, class... A>
+struct differentiable<ew<Op, A...>> {
+  static_assert(op_differentiable<Op>, "ingot: grad reached an operation that has no derivative (a mask or a one-hot)");
+  static constexpr bool value = true;
+};
 
-template <class G, std::size_t K, std::size_t... E>
-constexpr auto sum_of_uses(std::index_sequence<E...>) {
-  constexpr std::size_t first = G::table.first_use[K];
-  return result_of((folding<decltype(empty_adjoint<node_t<G, K>>())>{} | ... |
-                    contribution<G, G::table.user[first + E], G::table.user_slot[first + E]>()));
-}
+// What operand slot Slot of user M passes back, given M's adjoint AM.
+template <class M, std::size_t Slot, class AM>
+struct vjp_of {
+  static_assert(differentiable<M>::value);
+  using type = typename M::template vjp<Slot, AM>;
+};
+template <class M, std::size_t Slot>
+struct vjp_of<M, Slot, no_adjoint> {
+  using type = no_grad;
+};
+
+// The sum of the contributions of uses E.. of node K.
+template <class G, std::size_t K, std::size_t E, std::size_t End, class Acc>
+struct sum_of_uses {
+  static constexpr std::size_t user = G::table.user[E];
+  using contribution = typename vjp_of<node_t<G, user>, G::table.user_slot[E], typename adjoint<G, user>::type>::type;
+  using type = typename sum_of_uses<G, K, E + 1, End, typename accumulate<Acc, contribution>::type>::type;
+};
+template <class G, std::size_t K, std::size_t End, class Acc>
+struct sum_of_uses<G, K, End, End, Acc> {
+  using type = Acc;
+};
 
 // The adjoint of node K of G, whose root 0 is the scalar loss.
 template <class G, std::size_t K>
 struct adjoint {
-  static constexpr auto compute() {
-    if constexpr (K == G::table.root[0]) return constant<1.0>{};
-    else return sum_of_uses<G, K>(std::make_index_sequence<G::use_count(K)>{});
-  }
-  using type = typename settled<decltype(compute())>::type;
+  using type = typename settled<typename std::conditional_t<
+      K == G::table.root[0], std::type_identity<constant<1.0>>,
+      sum_of_uses<G, K, G::table.first_use[K], G::table.first_use[K + 1],
+                  typename empty_adjoint<node_t<G, K>>::type>>::type>::type;
 };
 
 // Instantiates the adjoints from the loss backwards, so that each one finds
@@ -126,15 +138,25 @@ struct all_adjoints {
 
 // A gradient must be something the planner can write into a buffer: a leaf
 // (a constant, a parameter) is wrapped in an identity copy.
+template <class A>
+struct is_leaf_node : std::false_type {};
+template <class A>
+  requires requires { A::cat; }
+struct is_leaf_node<A> : std::bool_constant<A::cat == category::leaf> {};
+
+template <class S, class A, bool Leaf = is_leaf_node<A>::value>
+struct as_output {
+  static_assert(std::is_same_v<typename A::shape, S>, "ingot: internal error, gradient shape");
+  using type = A;
+};
 template <class S, class A>
-constexpr auto as_output(A) {
-  if constexpr (std::is_same_v<A, no_adjoint>) return ew<expand_op<S>, constant<0.0>>{};
-  else if constexpr (A::cat == category::leaf) return ew<expand_op<S>, A>{};
-  else {
-    static_assert(std::is_same_v<typename A::shape, S>, "ingot: internal error, gradient shape");
-    return A{};
-  }
-}
+struct as_output<S, A, true> {
+  using type = ew<expand_op<S>, A>;
+};
+template <class S>
+struct as_output<S, no_adjoint, false> {
+  using type = ew<expand_op<S>, constant<0.0>>;
+};
 }  // namespace detail
 
 // The gradient of the scalar Loss with respect to P, as an expression type.
@@ -145,7 +167,7 @@ struct gradient {
   static constexpr std::size_t id = graph_type::template id_of<P>;
   using adjoint_type = typename std::conditional_t<id != no_node, detail::adjoint<graph_type, id>,
                                                    std::type_identity<no_adjoint>>::type;
-  using type = decltype(detail::as_output<typename P::shape>(adjoint_type{}));
+  using type = typename detail::as_output<typename P::shape, adjoint_type>::type;
 };
 template <node Loss, node P>
 using grad_t = typename gradient<Loss, P>::type;

@@ -16,6 +16,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "ingot/core/type_list.hpp"
@@ -24,18 +26,9 @@
 
 namespace ingot::expr {
 
-namespace detail {
-template <class Tuple>
-struct tuple_types;
-template <class... E>
-struct tuple_types<hana::tuple<E...>> {
-  using type = type_list<typename E::type...>;
-};
-}  // namespace detail
-
 // A node's operands, as a type_list.
 template <class N>
-using children_t = typename detail::tuple_types<std::remove_cv_t<decltype(N::children)>>::type;
+using children_t = typename N::children;
 
 inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
 inline constexpr std::size_t max_outputs = 4;
@@ -63,8 +56,10 @@ struct node_props {
   constexpr bool batched() const { return rows_ct == batch; }
 };
 
+inline constexpr std::size_t max_arity = 4;
+
 struct node_rec {
-  const node_rec* const* children;
+  std::array<const node_rec*, max_arity> children;
   std::size_t arity;
   std::uint64_t hash;
   node_props props;
@@ -77,72 +72,119 @@ constexpr std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   return h ^ (h >> 31);
 }
 
+// A node's properties, read through class templates whose members are
+// integral constants. A node's record (rec_of below) is the only object
+// made per node: every further object or function instantiated with an
+// expression type costs the compiler a long symbol name, which is what
+// made compile time grow steeply with depth.
+template <class N, category Cat = N::cat>
+struct kind_props {
+  static constexpr leaf_kind kind = leaf_kind::bound;
+  static constexpr leaf_role role = leaf_role::none;
+  static constexpr bool int_values = false, checks_batch = false, indexed = false;
+  static constexpr std::size_t output_index = 0;
+  static constexpr std::uint64_t name_hash = 0;
+};
 template <class N>
-constexpr node_props props_of() {
-  node_props p;
-  p.cat = N::cat;
-  p.rows_ct = N::shape::rows_ct;
-  p.cols = N::shape::cols;
-  p.arity = children_t<N>::size;
-  p.out_rows[0] = p.rows_ct;
-  p.out_cols[0] = p.cols;
-  if constexpr (N::cat == category::leaf) {
-    p.kind = N::kind;
-    p.role = N::role;
-    if constexpr (requires { typename N::element; }) p.int_values = std::is_integral_v<typename N::element>;
-    p.checks_batch = requires { N::check_batch(std::size_t{}); };
-  } else if constexpr (N::cat == category::elementwise) {
-    p.indexed = op_indexed<typename N::op>;
-  } else if constexpr (N::cat == category::kernel) {
-    p.traits = N::traits;
-    p.outputs = num_outputs<N>;
-    static_assert(num_outputs<N> <= max_outputs, "ingot: a kernel has at most 4 outputs");
-    if constexpr (num_outputs<N> > 1) {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        ((p.out_rows[I] = N::template output_shape<I>::rows_ct, p.out_cols[I] = N::template output_shape<I>::cols,
-          p.out_optional[I] = N::output_optional(I)),
-         ...);
-      }(std::make_index_sequence<num_outputs<N>>{});
-    }
-  } else {
-    p.output_index = N::index;
-  }
-  return p;
-}
+struct kind_props<N, category::leaf> : kind_props<N, category::kernel> {
+  static constexpr leaf_kind kind = N::kind;
+  static constexpr leaf_role role = N::role;
+  static constexpr bool int_values = [] {
+    if constexpr (requires { typename N::element; }) return std::is_integral_v<typename N::element>;
+    else return false;
+  }();
+  static constexpr bool checks_batch = requires { N::check_batch(std::size_t{}); };
+  static constexpr std::uint64_t name_hash = [] {
+    std::uint64_t h = 0;
+    if constexpr (requires { N::name.view(); })
+      for (char c : N::name.view()) h = mix(h, static_cast<unsigned char>(c));
+    return h;
+  }();
+};
+template <class N>
+struct kind_props<N, category::elementwise> : kind_props<N, category::kernel> {
+  static constexpr bool indexed = op_indexed<typename N::op>;
+};
+template <class N>
+struct kind_props<N, category::output> : kind_props<N, category::kernel> {
+  static constexpr std::size_t output_index = N::index;
+};
 
 template <class N>
-constexpr std::uint64_t own_hash() {
-  const node_props p = props_of<N>();
-  std::uint64_t h = mix(mix(mix(static_cast<std::uint64_t>(p.cat), p.rows_ct), p.cols), p.arity);
-  if constexpr (requires { N::name.view(); })
-    for (char c : N::name.view()) h = mix(h, static_cast<unsigned char>(c));
-  if constexpr (N::cat == category::output) h = mix(h, N::index);
+struct traits_of {
+  static constexpr kernel_traits value{};
+};
+template <class N>
+  requires(N::cat == category::kernel)
+struct traits_of<N> {
+  static constexpr kernel_traits value = N::traits;
+};
+
+// Shape of output I (output 0 is the node's own shape).
+template <class N, std::size_t I, bool Exists = (I < num_outputs<N>)>
+struct output_dims {
+  static constexpr std::size_t rows = 0, cols = 0;
+  static constexpr bool optional = false;
+};
+template <class N>
+struct output_dims<N, 0, true> {
+  static constexpr std::size_t rows = N::shape::rows_ct, cols = N::shape::cols;
+  static constexpr bool optional = false;
+};
+template <class N, std::size_t I>
+  requires(I > 0)
+struct output_dims<N, I, true> {
+  static constexpr std::size_t rows = N::template output_shape<I>::rows_ct;
+  static constexpr std::size_t cols = N::template output_shape<I>::cols;
+  static constexpr bool optional = N::output_optional(I);
+};
+
+// A node's hash: its kind, shape, outputs and name, then its operands'.
+constexpr std::uint64_t node_hash(const node_props& p, std::uint64_t name_hash,
+                                  std::array<std::uint64_t, max_arity> children) {
+  std::uint64_t h = mix(mix(mix(mix(mix(mix(static_cast<std::uint64_t>(p.cat), p.rows_ct), p.cols), p.arity),
+                                  p.output_index),
+                              p.outputs),
+                          name_hash);
+  for (std::size_t c = 0; c < p.arity; ++c) h = mix(h, children[c]);
   return h;
 }
 }  // namespace detail
 
-template <class N>
-struct rec_of;
-
-namespace detail {
-template <class List>
-struct child_recs;
-template <class... C>
-struct child_recs<type_list<C...>> {
-  static constexpr const node_rec* value[sizeof...(C) + 1] = {&rec_of<C>::value..., nullptr};
-  static constexpr std::uint64_t hash(std::uint64_t h) {
-    ((h = mix(h, rec_of<C>::value.hash)), ...);
-    return h;
-  }
-};
-}  // namespace detail
-
 // One record per node type, shared by every graph the node is part of.
-template <class N>
-struct rec_of {
-  using kids = detail::child_recs<children_t<N>>;
-  static constexpr node_rec value{kids::value, children_t<N>::size, kids::hash(detail::own_hash<N>()),
-                                  detail::props_of<N>()};
+template <class N, class Children = children_t<N>>
+struct rec_of;
+template <class N, class... C>
+struct rec_of<N, type_list<C...>> {
+  static_assert(sizeof...(C) <= max_arity, "ingot: a node has at most 4 operands");
+  using K = detail::kind_props<N>;
+  template <std::size_t I>
+  using out = detail::output_dims<N, I>;
+  static constexpr node_rec value{
+      {&rec_of<C>::value...},
+      sizeof...(C),
+      detail::node_hash({.cat = N::cat,
+                         .rows_ct = N::shape::rows_ct,
+                         .cols = N::shape::cols,
+                         .arity = sizeof...(C),
+                         .outputs = num_outputs<N>,
+                         .output_index = K::output_index},
+                        K::name_hash, {rec_of<C>::value.hash...}),
+      {.cat = N::cat,
+       .rows_ct = N::shape::rows_ct,
+       .cols = N::shape::cols,
+       .arity = sizeof...(C),
+       .kind = K::kind,
+       .role = K::role,
+       .int_values = K::int_values,
+       .checks_batch = K::checks_batch,
+       .indexed = K::indexed,
+       .traits = detail::traits_of<N>::value,
+       .outputs = num_outputs<N>,
+       .out_rows = {out<0>::rows, out<1>::rows, out<2>::rows, out<3>::rows},
+       .out_cols = {out<0>::cols, out<1>::cols, out<2>::cols, out<3>::cols},
+       .out_optional = {out<0>::optional, out<1>::optional, out<2>::optional, out<3>::optional},
+       .output_index = K::output_index}};
 };
 
 namespace detail {

@@ -19,7 +19,7 @@ struct leaf_base : node_base {
   static constexpr category cat = category::leaf;
   static constexpr leaf_kind kind = Kind;
   static constexpr leaf_role role = Role;
-  static constexpr auto children = hana::tuple_t<>;
+  using children = type_list<>;
 };
 
 template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix>
@@ -103,22 +103,22 @@ inline constexpr bool is_leaf_v = N::cat == category::leaf;
 
 namespace detail {
 template <class N>
-constexpr leaf_role role_of() {
-  if constexpr (requires { N::role; }) return N::role;
-  else return leaf_role::none;
-}
+struct role_of : std::integral_constant<leaf_role, leaf_role::none> {};
+template <class N>
+  requires requires { N::role; }
+struct role_of<N> : std::integral_constant<leaf_role, N::role> {};
 }  // namespace detail
 
 template <class N>
-inline constexpr bool is_param_v = detail::role_of<N>() == leaf_role::param;
+inline constexpr bool is_param_v = detail::role_of<N>::value == leaf_role::param;
 template <class N>
-inline constexpr bool is_data_v = detail::role_of<N>() == leaf_role::data;
+inline constexpr bool is_data_v = detail::role_of<N>::value == leaf_role::data;
 template <class N>
-inline constexpr bool is_labels_v = detail::role_of<N>() == leaf_role::labels;
+inline constexpr bool is_labels_v = detail::role_of<N>::value == leaf_role::labels;
 template <class N>
-inline constexpr bool is_state_v = detail::role_of<N>() == leaf_role::state;
+inline constexpr bool is_state_v = detail::role_of<N>::value == leaf_role::state;
 template <class N>
-inline constexpr bool is_random_v = detail::role_of<N>() == leaf_role::random;
+inline constexpr bool is_random_v = detail::role_of<N>::value == leaf_role::random;
 
 // User-facing spellings:
 //   expr::input<"x", 10>      a batch of 10-feature rows

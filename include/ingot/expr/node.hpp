@@ -14,18 +14,15 @@
 //                 and, beside them, `vjp`; a kernel may have several outputs;
 //  - output       output I (I >= 1) of a multi-output kernel; output 0 is
 //                 the kernel node itself.
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/type.hpp>
 #include <concepts>
 #include <cstddef>
 #include <type_traits>
 
 #include "ingot/core/fixed_string.hpp"
 #include "ingot/core/shape.hpp"
+#include "ingot/core/type_list.hpp"
 
 namespace ingot::expr {
-
-namespace hana = boost::hana;
 
 enum class category { leaf, elementwise, kernel, output };
 
@@ -56,7 +53,7 @@ template <class N>
 concept node = std::is_base_of_v<node_base, N> && std::is_empty_v<N> && requires {
   typename N::shape;
   { N::cat } -> std::convertible_to<category>;
-  N::children;
+  typename N::children;
 };
 
 // Returned by a derivative rule for an operand that takes no gradient

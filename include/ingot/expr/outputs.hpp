@@ -9,7 +9,7 @@
 #include <cstddef>
 
 #include "ingot/core/type_list.hpp"
-#include "ingot/expr/node.hpp"
+#include "ingot/expr/build.hpp"
 
 namespace ingot::expr {
 
@@ -20,19 +20,54 @@ struct no_adjoint {};
 template <std::size_t I, class G>
 struct output_adjoint {};
 
+// Adds the terms of a multi-output kernel's vjp for the outputs whose
+// adjoint is not no_adjoint: Term<I, GI> is the term for output I.
+template <class... G>
+struct output_adjoints;
+
+namespace detail {
+template <class Acc, class Term>
+struct add_term {
+  using type = ew<add_op, Acc, Term>;
+};
+template <class Term>
+struct add_term<no_adjoint, Term> {
+  using type = Term;
+};
+template <template <std::size_t, class> class Term, class Acc, std::size_t I, class... G>
+struct sum_terms {
+  using type = Acc;
+};
+template <template <std::size_t, class> class Term, class Acc, std::size_t I, class G0, class... G>
+struct sum_terms<Term, Acc, I, G0, G...> {
+  using type = typename sum_terms<Term, typename add_term<Acc, Term<I, G0>>::type, I + 1, G...>::type;
+};
+template <template <std::size_t, class> class Term, class Acc, std::size_t I, class... G>
+struct sum_terms<Term, Acc, I, no_adjoint, G...> {
+  using type = typename sum_terms<Term, Acc, I + 1, G...>::type;
+};
+}  // namespace detail
+
 template <class... G>
 struct output_adjoints {
   template <std::size_t I>
   using at = type_at_t<I, type_list<G...>>;
   template <std::size_t I>
   static constexpr bool has = !std::is_same_v<at<I>, no_adjoint>;
+  // The sum over outputs I with an adjoint GI of Term<I, GI>.
+  template <template <std::size_t, class> class Term>
+  using sum = typename detail::sum_terms<Term, no_adjoint, 0, G...>::type;
 };
 
+// Traits are class templates, not variable templates with a lambda or
+// function templates: those cost the compiler a symbol per expression type.
 template <class N>
-inline constexpr std::size_t num_outputs = [] {
-  if constexpr (requires { N::num_outputs; }) return std::size_t{N::num_outputs};
-  else return std::size_t{1};
-}();
+struct outputs_of : std::integral_constant<std::size_t, 1> {};
+template <class N>
+  requires requires { N::num_outputs; }
+struct outputs_of<N> : std::integral_constant<std::size_t, N::num_outputs> {};
+template <class N>
+inline constexpr std::size_t num_outputs = outputs_of<N>::value;
 
 template <class K, std::size_t I>
 struct output_of : node_base {
@@ -41,10 +76,10 @@ struct output_of : node_base {
   static constexpr category cat = category::output;
   static constexpr std::size_t index = I;
   static constexpr bool is_matrix = false;
-  static constexpr auto children = hana::tuple_t<K>;
+  using children = type_list<K>;
 
   template <std::size_t, class G>
-  static constexpr auto vjp(G) { return output_adjoint<I, G>{}; }
+  using vjp = output_adjoint<I, G>;
 };
 
 }  // namespace ingot::expr

@@ -73,6 +73,10 @@ class basic_plan {
   using node = expr::node_t<G, K>;
   template <std::size_t K>
   static constexpr const expr::node_props& props = G::props(K);
+  // Slot of node K's value. Every table lookup below goes through a
+  // constexpr value like this one, so that no table is needed at run time.
+  template <std::size_t K>
+  static constexpr std::size_t slot_of = sched.slot[K];
 
   // The layout of the slots, copied out of the schedule so that the run-time
   // loops below index small arrays of this class.
@@ -111,21 +115,22 @@ class basic_plan {
  public:
   explicit basic_plan(std::size_t max_batch) : capacity_(max_batch), stride_(padded<T>(max_batch)) {
     if (max_batch == 0) throw std::invalid_argument("ingot: a plan needs a batch capacity of at least 1");
-    const std::size_t rows_region = sched.row_units * stride_;
+    constexpr std::size_t row_units = sched.row_units, fixed = sched.fixed_elements;
+    const std::size_t rows_region = row_units * stride_;
     const std::size_t scratch =
         [&]<std::size_t... K>(std::index_sequence<K...>) {
           std::size_t m = 0;
           ((m = std::max(m, scratch_of<K>(max_batch))), ...);
           return m;
         }(std::make_index_sequence<num_nodes>{});
-    workspace_ = aligned_buffer<T>(rows_region + sched.fixed_elements + scratch);
+    workspace_ = aligned_buffer<T>(rows_region + fixed + scratch);
     T* base = workspace_.data();
     for (std::size_t s = 0; s < num_slots; ++s) {
       if (slot_kinds[s] == slot_kind::rows) slot_ptr_[s] = base + slot_offsets[s] * stride_;
       else if (slot_kinds[s] == slot_kind::fixed) slot_ptr_[s] = base + rows_region + slot_offsets[s];
       else slot_ptr_[s] = nullptr;
     }
-    scratch_ = scratch ? base + rows_region + sched.fixed_elements : nullptr;
+    scratch_ = scratch ? base + rows_region + fixed : nullptr;
     out_.fill(nullptr);
   }
 
@@ -144,13 +149,12 @@ class basic_plan {
   void bind(const T* values) {
     static_assert(expr::is_leaf_v<Leaf> && !expr::is_labels_v<Leaf> && Leaf::kind == expr::leaf_kind::bound,
                   "ingot: bind takes a parameter, data, state or random leaf (labels take int32 values)");
-    if constexpr (G::template contains<Leaf>) slot_ptr_[sched.slot[G::template id_of<Leaf>]] = const_cast<T*>(values);
+    if constexpr (G::template contains<Leaf>) slot_ptr_[slot_of<G::template id_of<Leaf>>] = const_cast<T*>(values);
   }
   template <expr::node Leaf>
   void bind(const std::int32_t* labels) {
     static_assert(expr::is_labels_v<Leaf>, "ingot: int32 values bind to a labels leaf");
-    if constexpr (G::template contains<Leaf>)
-      slot_ptr_[sched.slot[G::template id_of<Leaf>]] = const_cast<std::int32_t*>(labels);
+    if constexpr (G::template contains<Leaf>) slot_ptr_[slot_of<G::template id_of<Leaf>>] = const_cast<std::int32_t*>(labels);
   }
   template <expr::node Leaf>
   void bind(Leaf, const T* values) { bind<Leaf>(values); }
@@ -164,7 +168,7 @@ class basic_plan {
   template <std::size_t R>
   void bind_output(T* dst) {
     out_[R] = dst;
-    if constexpr (first_root[R] == R) slot_ptr_[sched.slot[root_node[R]]] = dst;
+    if constexpr (first_root[R] == R) slot_ptr_[slot_of<root_node[R]>] = dst;
   }
 
   // Root R's values after run (rows x cols of its shape, row-major).
@@ -173,7 +177,7 @@ class basic_plan {
     if constexpr (first_root[R] != R) {
       if (out_[R]) return out_[R];
     }
-    return static_cast<const T*>(slot_ptr_[sched.slot[root_node[R]]]);
+    return static_cast<const T*>(slot_ptr_[slot_of<root_node[R]>]);
   }
 
   void run(std::size_t batch_size) {
@@ -213,7 +217,7 @@ class basic_plan {
   void check_leaf() const {
     if constexpr (props<K>.cat == expr::category::leaf) {
       if constexpr (props<K>.kind == expr::leaf_kind::bound) {
-        if (!slot_ptr_[sched.slot[K]])
+        if (!slot_ptr_[slot_of<K>])
           throw std::logic_error("ingot: leaf '" + std::string(node<K>::name.view()) + "' is not bound");
       }
       if constexpr (props<K>.checks_batch) node<K>::check_batch(batch_);
@@ -222,7 +226,7 @@ class basic_plan {
   template <std::size_t R>
   void check_output() const {
     if constexpr (first_root[R] == R && sched.slots[sched.slot[root_node[R]]].kind == slot_kind::root) {
-      if (!slot_ptr_[sched.slot[root_node[R]]])
+      if (!slot_ptr_[slot_of<root_node[R]>])
         throw std::logic_error("ingot: output " + std::to_string(R) + " of this plan is written to memory given by "
                                "bind_output, and none was given");
     }
@@ -230,17 +234,17 @@ class basic_plan {
   template <std::size_t R>
   void copy_output() {
     if constexpr (first_root[R] != R) {
-      const T* src = static_cast<const T*>(slot_ptr_[sched.slot[root_node[R]]]);
+      const T* src = static_cast<const T*>(slot_ptr_[slot_of<root_node[R]>]);
       if (out_[R] && out_[R] != src)
-        std::memcpy(out_[R], src, expr::node_t<G, root_node[R]>::shape::size(batch_) * sizeof(T));
+        std::memcpy(out_[R], src, node<root_node[R]>::shape::size(batch_) * sizeof(T));
     }
   }
 
   // Node K's values in memory: T, or std::int32_t for labels.
   template <std::size_t K>
   auto storage() const {
-    if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[sched.slot[K]]);
-    else return static_cast<T*>(slot_ptr_[sched.slot[K]]);
+    if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[slot_of<K>]);
+    else return static_cast<T*>(slot_ptr_[slot_of<K>]);
   }
   template <std::size_t K, std::size_t O>
   T* output_storage() const {
@@ -251,7 +255,7 @@ class basic_plan {
 
   template <std::size_t K>
   static constexpr bool reads_flat() {
-    if constexpr (sched.slot[K] != no_node) return true;
+    if constexpr (slot_of<K> != no_node) return true;
     else return props<K>.cat == expr::category::elementwise && sched.flat[K];
   }
 
@@ -262,14 +266,17 @@ class basic_plan {
   V value_at(std::size_t i, std::size_t j) const {
     if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar) {
       return V(static_cast<T>(node<K>::value(batch_)));
-    } else if constexpr (sched.slot[K] != no_node) {
-      const T* p = static_cast<const T*>(slot_ptr_[sched.slot[K]]);
+    } else if constexpr (slot_of<K> != no_node) {
+      const T* p = static_cast<const T*>(slot_ptr_[slot_of<K>]);
+      constexpr std::size_t C = props<K>.cols;
       if constexpr (Flat) {
         return simd::load<V>(p + j);
+      } else if constexpr (props<K>.rows_ct == 1) {
+        if constexpr (C == 1) return V(p[0]);
+        else return simd::load<V>(p + j);
       } else {
-        const std::size_t r = props<K>.rows_ct == 1 ? 0 : i;
-        if constexpr (props<K>.cols == 1) return V(p[r]);
-        else return simd::load<V>(p + r * props<K>.cols + j);
+        if constexpr (C == 1) return V(p[i]);
+        else return simd::load<V>(p + i * C + j);
       }
     } else {
       return compute<K, V, Flat>(i, j);

@@ -32,7 +32,7 @@ struct softmax_xent_node : node_base, softmax_xent_kernel {
   using shape = ingot::shape<A::shape::rows_ct, 1>;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = false;
-  static constexpr auto children = hana::tuple_t<A, L>;
+  using children = type_list<A, L>;
 
   static constexpr std::size_t num_outputs = 2;
   template <std::size_t I>
@@ -44,31 +44,18 @@ struct softmax_xent_node : node_base, softmax_xent_kernel {
   // With g0 the loss rows' adjoint and g1 the probabilities':
   // dx = (p - onehot(label)) * g0  +  p * (g1 - sum_j g1_j p_j).
   // Labels take no gradient.
+  struct loss_term {
+    template <class G>
+    using apply = mul_t<sub_t<probs, ew<onehot_op<A::shape::cols>, L>>, G>;
+  };
+  struct probs_term {
+    template <class G>
+    using apply = mul_t<probs, sub_t<G, sum_node<1, mul_t<G, probs>>>>;
+  };
+  template <std::size_t O, class G>
+  using term = typename std::conditional_t<O == 0, loss_term, probs_term>::template apply<G>;
   template <std::size_t I, class Adj>
-  static constexpr auto vjp(Adj) {
-    if constexpr (I == 1) {
-      return no_grad{};
-    } else {
-      using G0 = typename Adj::template at<0>;
-      using G1 = typename Adj::template at<1>;
-      if constexpr (Adj::template has<0> && Adj::template has<1>)
-        return add(from_loss(G0{}), from_probs(G1{}));
-      else if constexpr (Adj::template has<0>)
-        return from_loss(G0{});
-      else
-        return from_probs(G1{});
-    }
-  }
-
- private:
-  template <class G>
-  static constexpr auto from_loss(G g) {
-    return mul(sub(probs{}, ew<onehot_op<A::shape::cols>, L>{}), g);
-  }
-  template <class G>
-  static constexpr auto from_probs(G g) {
-    return mul(probs{}, sub(g, sum_node<1, decltype(mul(g, probs{}))>{}));
-  }
+  using vjp = std::conditional_t<I == 0, typename Adj::template sum<term>, no_grad>;
 };
 
 template <class N>

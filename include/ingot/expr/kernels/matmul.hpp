@@ -59,20 +59,14 @@ struct matmul_node : node_base, matmul_kernel<TA, TB> {
   using shape = ingot::shape<M, N>;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = Matrix;
-  static constexpr auto children = hana::tuple_t<A, B>;
+  using children = type_list<A, B>;
 
   // C = op(A) op(B):  dA = dC op(B)^T (or its transpose when TA),
   //                   dB = op(A)^T dC (or its transpose when TB).
   template <std::size_t I, class G>
-  static constexpr auto vjp(G) {
-    if constexpr (I == 0) {
-      if constexpr (!TA) return matmul_node<false, !TB, G, B>{};
-      else return matmul_node<TB, true, B, G>{};
-    } else {
-      if constexpr (!TB) return matmul_node<!TA, false, A, G>{};
-      else return matmul_node<true, TA, G, A>{};
-    }
-  }
+  using vjp = std::conditional_t<I == 0,
+                                 std::conditional_t<!TA, matmul_node<false, !TB, G, B>, matmul_node<TB, true, B, G>>,
+                                 std::conditional_t<!TB, matmul_node<!TA, false, A, G>, matmul_node<true, TA, G, A>>>;
 };
 
 template <class N>

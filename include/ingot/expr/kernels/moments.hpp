@@ -39,7 +39,7 @@ struct moments_node : node_base, moments_kernel<Axis> {
   using shape = std::conditional_t<Axis == 0, ingot::shape<1, SX::cols>, ingot::shape<SX::rows_ct, 1>>;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = false;
-  static constexpr auto children = hana::tuple_t<X>;
+  using children = type_list<X>;
 
   static constexpr std::size_t num_outputs = 2;
   template <std::size_t I>
@@ -52,24 +52,19 @@ struct moments_node : node_base, moments_kernel<Axis> {
   // var = sum (x - mean)^2 / n:
   //   d mean / dx = 1 / n;   d var / dx = 2 (x - mean) / n
   // (the term through the mean vanishes: the deviations sum to zero).
+  using inv_n = inv_count<std::conditional_t<Axis == 0, ingot::shape<SX::rows_ct, 1>, ingot::shape<1, SX::cols>>>;
+  struct mean_term {
+    template <class G>
+    using apply = expand_t<SX, mul_t<G, inv_n>>;
+  };
+  struct variance_term {
+    template <class G>
+    using apply = mul_t<sub_t<X, moments_node>, mul_t<G, mul_t<constant<2.0>, inv_n>>>;
+  };
+  template <std::size_t O, class G>
+  using term = typename std::conditional_t<O == 0, mean_term, variance_term>::template apply<G>;
   template <std::size_t I, class Adj>
-  static constexpr auto vjp(Adj) {
-    using inv_n = inv_count<std::conditional_t<Axis == 0, ingot::shape<SX::rows_ct, 1>, ingot::shape<1, SX::cols>>>;
-    using Gm = typename Adj::template at<0>;
-    using Gv = typename Adj::template at<1>;
-    if constexpr (Adj::template has<0> && Adj::template has<1>)
-      return add(expand<SX>(mul(Gm{}, inv_n{})), from_variance<inv_n>(Gv{}));
-    else if constexpr (Adj::template has<0>)
-      return expand<SX>(mul(Gm{}, inv_n{}));
-    else
-      return from_variance<inv_n>(Gv{});
-  }
-
- private:
-  template <class InvN, class G>
-  static constexpr auto from_variance(G g) {
-    return mul(sub(X{}, moments_node{}), mul(g, mul(constant<2.0>{}, InvN{})));
-  }
+  using vjp = typename Adj::template sum<term>;
 };
 
 template <class Mean, class Variance>

@@ -41,13 +41,11 @@ struct softmax_node : node_base, softmax_kernel {
   using shape = typename A::shape;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = A::is_matrix;
-  static constexpr auto children = hana::tuple_t<A>;
+  using children = type_list<A>;
 
   // dx = y * (g - sum_j g_j y_j), row by row.
   template <std::size_t I, class G>
-  static constexpr auto vjp(G g) {
-    return mul(softmax_node{}, sub(g, sum_node<1, decltype(mul(g, softmax_node{}))>{}));
-  }
+  using vjp = mul_t<softmax_node, sub_t<G, sum_node<1, mul_t<G, softmax_node>>>>;
 };
 
 template <class A>
@@ -55,13 +53,11 @@ struct log_softmax_node : node_base, log_softmax_kernel {
   using shape = typename A::shape;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = A::is_matrix;
-  static constexpr auto children = hana::tuple_t<A>;
+  using children = type_list<A>;
 
   // y = x - logsumexp(x): dx = g - exp(y) * sum_j g_j.
   template <std::size_t I, class G>
-  static constexpr auto vjp(G) {
-    return sub(G{}, mul(ew<exp_op, log_softmax_node>{}, sum_node<1, G>{}));
-  }
+  using vjp = sub_t<G, mul_t<ew<exp_op, log_softmax_node>, sum_node<1, G>>>;
 };
 
 }  // namespace ingot::expr

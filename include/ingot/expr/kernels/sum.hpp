@@ -67,11 +67,11 @@ struct sum_node : node_base, sum_kernel<Axis> {
                                    std::conditional_t<Axis == 1, ingot::shape<SA::rows_ct, 1>, scalar_shape>>;
   static constexpr category cat = category::kernel;
   static constexpr bool is_matrix = A::is_matrix && Axis != -1;
-  static constexpr auto children = hana::tuple_t<A>;
+  using children = type_list<A>;
 
   // Every summed element receives the gradient of its sum.
   template <std::size_t I, class G>
-  static constexpr auto vjp(G g) { return expand<SA>(g); }
+  using vjp = expand_t<SA, G>;
 };
 
 }  // namespace ingot::expr
