@@ -81,6 +81,12 @@ struct empty_adjoint<N, std::index_sequence<K0, K1, K...>> {
   using type = output_adjoints<no_adjoint, no_adjoint, no_adjoint_for<K>...>;
 };
 
+template <class A>
+struct is_leaf_node : std::false_type {};
+template <class A>
+  requires requires { A::cat; }
+struct is_leaf_node<A> : std::bool_constant<A::cat == category::leaf> {};
+
 template <class G, std::size_t K>
 struct adjoint;
 
@@ -117,13 +123,44 @@ struct sum_of_uses<G, K, End, End, Acc> {
   using type = Acc;
 };
 
-// The adjoint of node K of G, whose root 0 is the scalar loss.
+// The adjoint of node K of G, whose root 0 is the scalar loss, as an
+// expression (raw) and under a short name (type): a user's adjoint then
+// appears in its operands' adjoints by name, not spelled out.
+template <class G, std::size_t K>
+struct adjoint;
+template <class G, std::size_t K>
+struct adjoint_def {
+  using type = typename adjoint<G, K>::raw;
+};
+template <class G, std::size_t K, std::size_t I>
+struct adjoint_part_def {
+  using type = typename adjoint<G, K>::raw::template at<I>;
+};
+
+template <class A>
+struct nameable : std::bool_constant<!is_leaf_node<A>::value> {};
+template <>
+struct nameable<no_adjoint> : std::false_type {};
+
+template <class G, std::size_t K, class Raw>
+struct named_adjoint {
+  using type = std::conditional_t<nameable<Raw>::value, named<adjoint_def<G, K>>, Raw>;
+};
+template <class G, std::size_t K, class... A>
+struct named_adjoint<G, K, output_adjoints<A...>> {
+  template <std::size_t... I>
+  static auto make(std::index_sequence<I...>)
+      -> output_adjoints<std::conditional_t<nameable<A>::value, named<adjoint_part_def<G, K, I>>, A>...>;
+  using type = decltype(make(std::index_sequence_for<A...>{}));
+};
+
 template <class G, std::size_t K>
 struct adjoint {
-  using type = typename settled<typename std::conditional_t<
+  using raw = typename settled<typename std::conditional_t<
       K == G::table.root[0], std::type_identity<constant<1.0>>,
       sum_of_uses<G, K, G::table.first_use[K], G::table.first_use[K + 1],
                   typename empty_adjoint<node_t<G, K>>::type>>::type>::type;
+  using type = typename named_adjoint<G, K, raw>::type;
 };
 
 // Instantiates the adjoints from the loss backwards, so that each one finds
@@ -138,12 +175,6 @@ struct all_adjoints {
 
 // A gradient must be something the planner can write into a buffer: a leaf
 // (a constant, a parameter) is wrapped in an identity copy.
-template <class A>
-struct is_leaf_node : std::false_type {};
-template <class A>
-  requires requires { A::cat; }
-struct is_leaf_node<A> : std::bool_constant<A::cat == category::leaf> {};
-
 template <class S, class A, bool Leaf = is_leaf_node<A>::value>
 struct as_output {
   static_assert(std::is_same_v<typename A::shape, S>, "ingot: internal error, gradient shape");

@@ -22,6 +22,7 @@
 
 #include "ingot/core/type_list.hpp"
 #include "ingot/expr/elementwise.hpp"
+#include "ingot/expr/named.hpp"
 #include "ingot/expr/outputs.hpp"
 
 namespace ingot::expr {
@@ -151,11 +152,14 @@ constexpr std::uint64_t node_hash(const node_props& p, std::uint64_t name_hash,
 }
 }  // namespace detail
 
-// One record per node type, shared by every graph the node is part of.
-template <class N, class Children = children_t<N>>
+template <class N>
 struct rec_of;
+
+namespace detail {
+template <class N, class Children = children_t<N>>
+struct make_rec;
 template <class N, class... C>
-struct rec_of<N, type_list<C...>> {
+struct make_rec<N, type_list<C...>> {
   static_assert(sizeof...(C) <= max_arity, "ingot: a node has at most 4 operands");
   using K = detail::kind_props<N>;
   template <std::size_t I>
@@ -186,45 +190,80 @@ struct rec_of<N, type_list<C...>> {
        .out_optional = {out<0>::optional, out<1>::optional, out<2>::optional, out<3>::optional},
        .output_index = K::output_index}};
 };
+}  // namespace detail
+
+// One record per node, shared by every graph the node is part of; a named
+// node shares its definition's record.
+template <class N>
+struct rec_of : detail::make_rec<N> {};
+template <class Def>
+struct rec_of<named<Def>> : rec_of<resolve_t<named<Def>>> {};
 
 namespace detail {
-// Depth-first, operands first in slot order, each node once: the order
-// and the tables of a graph, as growable vectors (the constexpr builder
-// below copies them into fixed arrays).
-struct walk_result {
-  std::vector<const node_rec*> rec;                 // by id (post-order)
-  std::vector<std::size_t> parent, parent_slot;     // by id: who discovered the node, and through which slot
-  std::vector<std::size_t> root_index;              // by id: the root it is, if reached as a root
-  std::vector<std::size_t> first_child, child;      // operand ids, by id
-  std::vector<std::size_t> root;                    // by root position: its id
+// A growable array for constexpr code. std::vector works too, but the
+// compiler interprets every layer of its implementation; this keeps the
+// graph walk several times cheaper to evaluate.
+template <class T>
+class stack_array {
+ public:
+  constexpr stack_array() = default;
+  constexpr stack_array(const stack_array&) = delete;
+  constexpr ~stack_array() { delete[] data_; }
+  constexpr void push_back(const T& v) {
+    if (size_ == cap_) {
+      cap_ = cap_ ? 2 * cap_ : 64;
+      T* grown = new T[cap_];
+      for (std::size_t i = 0; i < size_; ++i) grown[i] = data_[i];
+      delete[] data_;
+      data_ = grown;
+    }
+    data_[size_++] = v;
+  }
+  constexpr void pop_back() { --size_; }
+  constexpr T& back() { return data_[size_ - 1]; }
+  constexpr T& operator[](std::size_t i) { return data_[i]; }
+  constexpr const T& operator[](std::size_t i) const { return data_[i]; }
+  constexpr std::size_t size() const { return size_; }
+  constexpr bool empty() const { return size_ == 0; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0, cap_ = 0;
 };
 
-constexpr walk_result walk(const std::vector<const node_rec*>& roots) {
-  // Nodes in discovery order, and an open-addressing set over them.
-  std::vector<const node_rec*> found;
-  std::vector<std::size_t> found_id, found_parent, found_slot, found_root;
-  std::vector<std::size_t> table(64, no_node);
+// Depth-first, operands first in slot order, each node once. Out receives
+// each node in post-order (its id) through out.node(rec, parent, slot,
+// root), then out.child(id) for each operand, then out.root(id) for each
+// root, and finally out.parents_found(id_of) to turn the parents, given in
+// discovery order (a parent is finished after its operands), into ids.
+struct found_node {
+  const node_rec* rec = nullptr;
+  std::size_t id = no_node, parent = no_node, slot = 0, root = no_node;
+};
+
+template <class Out>
+constexpr void walk(const node_rec* const* roots, std::size_t num_roots, Out& out) {
+  stack_array<found_node> found;  // in discovery order
+  std::size_t mask = 255;
+  std::size_t* table = new std::size_t[mask + 1];  // open addressing over `found`
+  for (std::size_t i = 0; i <= mask; ++i) table[i] = no_node;
   auto find = [&](const node_rec* r) {
-    const std::size_t mask = table.size() - 1;
     for (std::size_t h = r->hash & mask;; h = (h + 1) & mask) {
-      if (table[h] == no_node) return no_node;
-      if (found[table[h]] == r) return table[h];
+      if (table[h] == no_node || found[table[h]].rec == r) return table[h];
     }
   };
   auto place = [&](std::size_t d) {
-    const std::size_t mask = table.size() - 1;
-    std::size_t h = found[d]->hash & mask;
+    std::size_t h = found[d].rec->hash & mask;
     while (table[h] != no_node) h = (h + 1) & mask;
     table[h] = d;
   };
   auto discover = [&](const node_rec* r, std::size_t parent, std::size_t slot, std::size_t root) {
-    found.push_back(r);
-    found_id.push_back(no_node);
-    found_parent.push_back(parent);
-    found_slot.push_back(slot);
-    found_root.push_back(root);
-    if (found.size() * 2 > table.size()) {
-      table.assign(table.size() * 2, no_node);
+    found.push_back({r, no_node, parent, slot, root});
+    if (found.size() * 2 > mask) {
+      delete[] table;
+      mask = 2 * mask + 1;
+      table = new std::size_t[mask + 1];
+      for (std::size_t i = 0; i <= mask; ++i) table[i] = no_node;
       for (std::size_t d = 0; d < found.size(); ++d) place(d);
     } else {
       place(found.size() - 1);
@@ -232,56 +271,50 @@ constexpr walk_result walk(const std::vector<const node_rec*>& roots) {
     return found.size() - 1;
   };
 
-  walk_result g;
-  std::vector<std::size_t> finished;  // discovery index, by id
   struct frame {
     std::size_t d, next;
   };
-  std::vector<frame> stack;
+  stack_array<frame> stack;
+  std::size_t next_id = 0;
   // Roots are walked last to first: gradient roots come in layer order,
   // and the last layer's gradient is a part of the one before it.
-  for (std::size_t ri = roots.size(); ri-- > 0;) {
+  for (std::size_t ri = num_roots; ri-- > 0;) {
     if (find(roots[ri]) != no_node) continue;
     stack.push_back({discover(roots[ri], no_node, 0, ri), 0});
     while (!stack.empty()) {
       frame& top = stack.back();
-      const node_rec* r = found[top.d];
+      const node_rec* r = found[top.d].rec;
       if (top.next < r->arity) {
         const std::size_t slot = top.next++;
-        if (find(r->children[slot]) == no_node) {
-          const std::size_t parent = top.d;
-          stack.push_back({discover(r->children[slot], parent, slot, no_node), 0});
-        }
+        const std::size_t parent = top.d;
+        if (find(r->children[slot]) == no_node) stack.push_back({discover(r->children[slot], parent, slot, no_node), 0});
       } else {
-        found_id[top.d] = finished.size();
-        finished.push_back(top.d);
+        found_node& f = found[top.d];
+        f.id = next_id++;
+        out.node(f.rec, f.parent, f.slot, f.root);
+        for (std::size_t c = 0; c < r->arity; ++c) out.child(found[find(r->children[c])].id);
         stack.pop_back();
       }
     }
   }
-  const std::size_t n = finished.size();
-  g.first_child.push_back(0);
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t d = finished[k];
-    const node_rec* r = found[d];
-    g.rec.push_back(r);
-    g.parent.push_back(found_parent[d] == no_node ? no_node : found_id[found_parent[d]]);
-    g.parent_slot.push_back(found_slot[d]);
-    g.root_index.push_back(found_root[d]);
-    for (std::size_t c = 0; c < r->arity; ++c) g.child.push_back(found_id[find(r->children[c])]);
-    g.first_child.push_back(g.child.size());
-  }
-  for (const node_rec* r : roots) g.root.push_back(found_id[find(r)]);
-  return g;
+  for (std::size_t ri = 0; ri < num_roots; ++ri) out.root(found[find(roots[ri])].id);
+  out.parents_found([&](std::size_t d) { return d == no_node ? no_node : found[d].id; });
+  delete[] table;
 }
 
 struct graph_size {
-  std::size_t nodes, edges;
+  std::size_t nodes = 0, edges = 0;
+  constexpr void node(const node_rec*, std::size_t, std::size_t, std::size_t) { ++nodes; }
+  constexpr void child(std::size_t) { ++edges; }
+  constexpr void root(std::size_t) {}
+  template <class F>
+  constexpr void parents_found(F&&) {}
 };
 template <std::size_t R>
 constexpr graph_size measure(const std::array<const node_rec*, R>& roots) {
-  const walk_result g = walk(std::vector<const node_rec*>(roots.begin(), roots.end()));
-  return {g.rec.size(), g.child.size()};
+  graph_size s;
+  walk(roots.data(), R, s);
+  return s;
 }
 }  // namespace detail
 
@@ -294,33 +327,78 @@ struct graph_tables {
   std::array<std::size_t, N + 1> first_use{};
   std::array<std::size_t, E> user{}, user_slot{};  // node k is operand user_slot[e] of user[e], e in first_use[k] ..
   std::array<std::size_t, N> parent{}, parent_slot{}, root_index{};
-  std::array<std::size_t, R> root{};  // id of root r
+  std::array<std::size_t, R> root{};     // id of root r
+  std::array<std::size_t, N> by_hash{};  // ids ordered by their records' hashes
 };
 
 namespace detail {
+// Heap sort of ids by their records' hashes (no recursion, n log n).
+constexpr void sort_by_hash(std::size_t* ids, std::size_t n, const node_rec* const* rec) {
+  auto key = [&](std::size_t i) { return rec[ids[i]]->hash; };
+  auto sift = [&](std::size_t i, std::size_t end) {
+    for (;;) {
+      std::size_t c = 2 * i + 1;
+      if (c >= end) return;
+      if (c + 1 < end && key(c + 1) > key(c)) ++c;
+      if (key(i) >= key(c)) return;
+      const std::size_t t = ids[i];
+      ids[i] = ids[c];
+      ids[c] = t;
+      i = c;
+    }
+  };
+  for (std::size_t i = n / 2; i-- > 0;) sift(i, n);
+  for (std::size_t end = n; end-- > 1;) {
+    const std::size_t t = ids[0];
+    ids[0] = ids[end];
+    ids[end] = t;
+    sift(0, end);
+  }
+}
+}  // namespace detail
+
+namespace detail {
+template <std::size_t N, std::size_t E, std::size_t R>
+struct tabulator {
+  graph_tables<N, E, R> t{};
+  std::size_t k = 0, e = 0, r = 0;
+  constexpr void node(const node_rec* rec, std::size_t parent, std::size_t slot, std::size_t root) {
+    t.rec[k] = rec;
+    t.parent[k] = parent;
+    t.parent_slot[k] = slot;
+    t.root_index[k] = root;
+    t.first_child[k] = e;
+    t.first_child[++k] = e;
+  }
+  constexpr void child(std::size_t id) {
+    t.child[e++] = id;
+    t.first_child[k] = e;
+  }
+  constexpr void root(std::size_t id) { t.root[r++] = id; }
+  template <class F>
+  constexpr void parents_found(F&& id_of) {
+    for (std::size_t i = 0; i < N; ++i) t.parent[i] = id_of(t.parent[i]);
+  }
+};
+
 template <std::size_t N, std::size_t E, std::size_t R>
 constexpr graph_tables<N, E, R> tabulate(const std::array<const node_rec*, R>& roots) {
-  const walk_result g = walk(std::vector<const node_rec*>(roots.begin(), roots.end()));
-  graph_tables<N, E, R> t{};
-  for (std::size_t k = 0; k < N; ++k) {
-    t.rec[k] = g.rec[k];
-    t.parent[k] = g.parent[k];
-    t.parent_slot[k] = g.parent_slot[k];
-    t.root_index[k] = g.root_index[k];
-  }
-  for (std::size_t k = 0; k <= N; ++k) t.first_child[k] = g.first_child[k];
-  for (std::size_t e = 0; e < E; ++e) t.child[e] = g.child[e];
-  for (std::size_t r = 0; r < R; ++r) t.root[r] = g.root[r];
+  tabulator<N, E, R> out;
+  walk(roots.data(), R, out);
+  graph_tables<N, E, R>& t = out.t;
   // Uses, grouped by operand (a counting sort of the edges).
-  for (std::size_t e = 0; e < E; ++e) ++t.first_use[g.child[e] + 1];
+  for (std::size_t i = 0; i < E; ++i) ++t.first_use[t.child[i] + 1];
   for (std::size_t k = 0; k < N; ++k) t.first_use[k + 1] += t.first_use[k];
   std::array<std::size_t, N + 1> fill = t.first_use;
   for (std::size_t k = 0; k < N; ++k)
-    for (std::size_t e = g.first_child[k]; e < g.first_child[k + 1]; ++e) {
-      const std::size_t at = fill[g.child[e]]++;
+    for (std::size_t i = t.first_child[k]; i < t.first_child[k + 1]; ++i) {
+      const std::size_t at = fill[t.child[i]]++;
       t.user[at] = k;
-      t.user_slot[at] = e - g.first_child[k];
+      t.user_slot[at] = i - t.first_child[k];
     }
+  // Ids by hash, for lookups of a node's id in logarithmic time.
+  for (std::size_t k = 0; k < N; ++k) t.by_hash[k] = k;
+  sort_by_hash(t.by_hash.data(), N, t.rec.data());
   return t;
 }
 }  // namespace detail
@@ -368,10 +446,16 @@ struct graph<type_list<Roots...>> {
   static constexpr const node_props& props(std::size_t k) { return table.rec[k]->props; }
   static constexpr std::size_t use_count(std::size_t k) { return table.first_use[k + 1] - table.first_use[k]; }
   static constexpr std::size_t child(std::size_t k, std::size_t slot) { return table.child[table.first_child[k] + slot]; }
-  // Id of the node whose record is r, or no_node.
+  // Id of the node whose record is r, or no_node (binary search by hash).
   static constexpr std::size_t find(const node_rec* r) {
-    for (std::size_t k = 0; k < size; ++k)
-      if (table.rec[k] == r) return k;
+    std::size_t lo = 0, hi = size;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (table.rec[table.by_hash[mid]]->hash < r->hash) lo = mid + 1;
+      else hi = mid;
+    }
+    for (; lo < size && table.rec[table.by_hash[lo]]->hash == r->hash; ++lo)
+      if (table.rec[table.by_hash[lo]] == r) return table.by_hash[lo];
     return no_node;
   }
   template <class N>
@@ -388,11 +472,12 @@ template <class G, std::size_t K, bool Root = (G::table.root_index[K] != no_node
 struct node_at;
 template <class G, std::size_t K>
 struct node_at<G, K, true> {
-  using type = type_at_t<G::table.root_index[K], typename G::roots>;
+  using type = resolve_t<type_at_t<G::table.root_index[K], typename G::roots>>;
 };
 template <class G, std::size_t K>
 struct node_at<G, K, false> {
-  using type = type_at_t<G::table.parent_slot[K], children_t<typename node_at<G, G::table.parent[K]>::type>>;
+  using type =
+      resolve_t<type_at_t<G::table.parent_slot[K], children_t<typename node_at<G, G::table.parent[K]>::type>>>;
 };
 }  // namespace detail
 

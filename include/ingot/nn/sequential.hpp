@@ -8,6 +8,7 @@
 // the training form.
 #include <utility>
 
+#include "ingot/expr/named.hpp"
 #include "ingot/nn/activation.hpp"
 #include "ingot/nn/batch_norm.hpp"
 #include "ingot/nn/dense.hpp"
@@ -29,32 +30,50 @@ struct layer_sizes {
 }  // namespace diagnostics
 
 namespace detail {
-template <class L, fixed_string Prefix, mode M, class X>
-constexpr auto rules_of(X x) {
-  if constexpr (M == mode::train) return layer_updates<L, Prefix>(x);
-  else return type_list<>{};
+template <class Layers, std::size_t I, mode M>
+struct layer_output;
+
+// The input of layer I: the model's input, or the previous layer's output
+// under its short name (see expr/named.hpp).
+template <class Layers, std::size_t I, mode M>
+struct layer_input {
+  using type = expr::named<layer_output<Layers, I - 1, M>>;
+};
+template <class Layers, mode M>
+struct layer_input<Layers, 0, M> {
+  using type = expr::data_leaf<"input", type_at_t<0, Layers>::in_features>;
+};
+
+template <class L, class X, std::size_t I>
+constexpr bool sizes_agree() {
+  if constexpr (requires { L::in_features; }) return diagnostics::layer_sizes<I, X::shape::cols, L::in_features>::ok;
+  else return true;
 }
 
-// The output of layers I.. of Layers in mode M, and the update rules they
-// add to Rules (in the training form only), as a pair of types.
-template <class Layers, std::size_t I, mode M, expr::node X, class Rules>
-constexpr auto forward_from(X x, Rules rules) {
-  if constexpr (I == Layers::size) {
-    return std::pair<X, Rules>{};
-  } else {
-    using L = type_at_t<I, Layers>;
-    constexpr auto prefix = index_prefix<I>();
-    if constexpr (requires { L::in_features; }) {
-      // Stop at the first mismatch so that its message is the only one.
-      if constexpr (!diagnostics::layer_sizes<I, X::shape::cols, L::in_features>::ok)
-        return std::pair<X, Rules>{};
-      else
-        return forward_from<Layers, I + 1, M>(layer_forward<L, prefix, M>(x), rules + rules_of<L, prefix, M>(x));
-    } else {
-      return forward_from<Layers, I + 1, M>(layer_forward<L, prefix, M>(x), rules + rules_of<L, prefix, M>(x));
-    }
-  }
-}
+// Layer I's output in mode M. After a size mismatch, the input is passed
+// on unchanged so that the mismatch's message is the only error.
+template <bool SizesAgree, class L, std::size_t I, mode M, class X>
+struct forward_or_pass {
+  using type = X;
+};
+template <class L, std::size_t I, mode M, class X>
+struct forward_or_pass<true, L, I, M, X> {
+  using type = decltype(layer_forward<L, index_prefix<I>(), M>(X{}));
+};
+
+template <class Layers, std::size_t I, mode M>
+struct layer_output {
+  using L = type_at_t<I, Layers>;
+  using X = typename layer_input<Layers, I, M>::type;
+  using type = typename forward_or_pass<sizes_agree<L, X, I>(), L, I, M, X>::type;
+};
+
+// The update rules of layer I, applied to its input in the training form.
+template <class Layers, std::size_t I>
+struct layer_rules {
+  using type = decltype(layer_updates<type_at_t<I, Layers>, index_prefix<I>()>(
+      typename layer_input<Layers, I, mode::train>::type{}));
+};
 }  // namespace detail
 
 template <class... Layers>
@@ -65,12 +84,13 @@ struct sequential_graph {
   static_assert(requires { first::in_features; },
                 "ingot::nn::Sequential: the first layer must declare its input size (e.g. Dense<In, Out>)");
 
-  using input = expr::data_leaf<"input", first::in_features>;
-  using train_result = decltype(detail::forward_from<layers, 0, mode::train>(input{}, type_list<>{}));
-  using train_output = typename train_result::first_type;
-  using eval_output =
-      typename decltype(detail::forward_from<layers, 0, mode::eval>(input{}, type_list<>{}))::first_type;
-  using updates = typename train_result::second_type;
+  using input = typename detail::layer_input<layers, 0, mode::train>::type;
+  using train_output = expr::named<detail::layer_output<layers, sizeof...(Layers) - 1, mode::train>>;
+  using eval_output = expr::named<detail::layer_output<layers, sizeof...(Layers) - 1, mode::eval>>;
+  template <std::size_t... I>
+  static auto collect_rules(std::index_sequence<I...>)
+      -> decltype((type_list<>{} + ... + typename detail::layer_rules<layers, I>::type{}));
+  using updates = decltype(collect_rules(std::index_sequence_for<Layers...>{}));
 
   template <class Arena>
   static void init(Arena& arena, rng& g) {

@@ -17,7 +17,6 @@
 //    workspace.
 #include <array>
 #include <cstddef>
-#include <vector>
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/expr/graph.hpp"
@@ -42,6 +41,8 @@ struct slot_info {
   std::size_t start = 0, end = 0;     // first and last step that touch it
 };
 
+// S is a capacity: one slot per node and one per extra output of a
+// multi-output kernel; slot_count says how many are used.
 template <std::size_t N, std::size_t S>
 struct schedule_table {
   // Per node.
@@ -56,18 +57,13 @@ struct schedule_table {
   std::array<bool, N> flat{};               // an element-wise tree reads all its values at one flat index
   // Per slot.
   std::array<slot_info, S> slots{};
+  std::size_t slot_count = 0;
   std::size_t row_units = 0;       // packed size of the batched region, per row
   std::size_t fixed_elements = 0;  // packed size of the fixed region
   std::size_t unpacked_row_units = 0, unpacked_fixed_elements = 0;  // sizes without reuse
 };
 
 namespace detail {
-
-template <class G>
-constexpr bool is_lazy_kernel(std::size_t k) {
-  const auto& p = G::props(k);
-  return p.cat == category::kernel && !p.traits.operands_in_memory;
-}
 
 // A user that reads the operand's storage directly.
 template <class G>
@@ -81,51 +77,25 @@ constexpr std::size_t single_user(std::size_t k) {
   return G::table.user[G::table.first_use[k]];
 }
 
-// Which outputs of kernel k need a slot: those that are read, and those
-// the kernel must write whether read or not.
+constexpr std::size_t max_of(std::size_t a, std::size_t b) { return a > b ? a : b; }
+
 template <class G>
-constexpr bool output_used(std::size_t k, std::size_t i, const std::vector<bool>& is_root) {
-  const auto& p = G::props(k);
-  if (!p.out_optional[i]) return true;
-  for (std::size_t e = G::table.first_use[k]; e < G::table.first_use[k + 1]; ++e) {
-    const std::size_t u = G::table.user[e];
-    const bool projection = G::props(u).cat == category::output;
-    if (i == 0 && !projection) return true;
-    if (i != 0 && projection && G::props(u).output_index == i) return true;
-  }
-  return i == 0 && is_root[k];
+constexpr std::size_t slot_capacity() {
+  std::size_t s = 0;
+  for (std::size_t k = 0; k < G::size; ++k) s += G::props(k).outputs;
+  return s;
 }
 
-template <class T>
-constexpr std::size_t max_of(T a, T b) { return a > b ? a : b; }
-
-// Every decision, in growable vectors (the table below copies them).
-struct decisions {
-  std::vector<bool> materialized, executes, flat;
-  std::vector<std::size_t> fuse_target, host, fused_into, step, slot;
-  std::vector<std::array<std::size_t, expr::max_outputs>> out_slot;
-  std::vector<slot_info> slots;
-  std::size_t row_units = 0, fixed_elements = 0, unpacked_row_units = 0, unpacked_fixed_elements = 0;
-};
-
 template <class G, class T, std::size_t R>
-constexpr decisions decide(const std::array<bool, R>& bound) {
+constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bool, R>& bound) {
   constexpr std::size_t n = G::size;
   const auto& g = G::table;
-  decisions d;
-  d.materialized.assign(n, false);
-  d.executes.assign(n, false);
-  d.flat.assign(n, false);
-  d.fuse_target.assign(n, no_node);
-  d.host.assign(n, no_node);
-  d.fused_into.assign(n, no_node);
-  d.step.assign(n, 0);
-  d.slot.assign(n, no_node);
-  std::array<std::size_t, expr::max_outputs> none_out{};
-  none_out.fill(no_node);
-  d.out_slot.assign(n, none_out);
-
-  std::vector<bool> is_root(n, false), bound_root(n, false), seen_root(n, false);
+  schedule_table<n, slot_capacity<G>()> d{};
+  for (std::size_t k = 0; k < n; ++k) {
+    d.fuse_target[k] = d.host[k] = d.fused_into[k] = d.slot[k] = no_node;
+    d.out_slot[k].fill(no_node);
+  }
+  std::array<bool, n> is_root{}, bound_root{}, seen_root{};
   for (std::size_t r = 0; r < R; ++r) {
     const std::size_t k = g.root[r];
     is_root[k] = true;
@@ -136,15 +106,21 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
   // Storage and fusion.
   for (std::size_t k = 0; k < n; ++k) {
     const auto& p = G::props(k);
+    if (p.cat == category::kernel) {
+      d.materialized[k] = true;
+      continue;
+    }
+    if (p.cat != category::elementwise) continue;
     bool memory = false;
     for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) memory = memory || needs_memory<G>(g.user[e]);
     // A value read at broadcast positions (a row or a scalar stretched over
     // its user's shape) is computed once rather than once per element.
-    const bool broadcast = G::use_count(k) == 1 && G::props(single_user<G>(k)).cat == category::elementwise &&
-                           (G::props(single_user<G>(k)).rows_ct != p.rows_ct ||
-                            G::props(single_user<G>(k)).cols != p.cols);
-    d.materialized[k] = p.cat == category::kernel ||
-                        (p.cat == category::elementwise && (is_root[k] || G::use_count(k) > 1 || memory || broadcast));
+    bool broadcast = false;
+    if (G::use_count(k) == 1) {
+      const auto& pu = G::props(single_user<G>(k));
+      broadcast = pu.cat == category::elementwise && (pu.rows_ct != p.rows_ct || pu.cols != p.cols);
+    }
+    d.materialized[k] = is_root[k] || G::use_count(k) > 1 || memory || broadcast;
   }
   for (std::size_t k = n; k-- > 0;) {  // users come after their operands
     if (G::props(k).cat != category::elementwise || d.materialized[k]) continue;
@@ -178,17 +154,21 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
     else if (d.fuse_target[k] != no_node) d.step[k] = d.step[d.fuse_target[k]];
   }
 
-  // The last step that reads output i of node k (n: after the plan).
-  auto last_read = [&](std::size_t k, std::size_t i) {
+  // The last step that reads output i of node k (n: after the plan), and
+  // whether the output is read at all.
+  auto last_read = [&](std::size_t k, std::size_t i, bool& read) {
     std::size_t end = d.step[k];
+    read = i == 0 && is_root[k];
     for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) {
       const std::size_t u = g.user[e];
       const auto& pu = G::props(u);
       if (pu.cat == category::output) {
         if (pu.output_index != i) continue;
+        read = true;
         if (is_root[u]) end = n;
         for (std::size_t f = g.first_use[u]; f < g.first_use[u + 1]; ++f) end = max_of(end, d.step[g.user[f]]);
       } else if (i == 0) {
+        read = true;
         end = max_of(end, d.step[u]);
       }
     }
@@ -196,20 +176,24 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
   };
 
   // Slots: each leaf bound from outside, each materialised value, each
-  // output its kernel writes; a kernel run as an epilogue writes into the
-  // pass's slot and an output_of node names its kernel's.
+  // output its kernel writes (an optional one only when read); a kernel run
+  // as an epilogue writes into the pass's slot and an output_of node names
+  // its kernel's.
+  std::size_t& s = d.slot_count;
   for (std::size_t k = 0; k < n; ++k) {
     const auto& p = G::props(k);
     if (p.cat == category::leaf) {
       if (p.kind != expr::leaf_kind::bound) continue;
-      d.slot[k] = d.slots.size();
-      d.slots.push_back({k, 0, slot_kind::leaf, 0, 0, 0, n});
+      d.slot[k] = s;
+      d.slots[s++] = {k, 0, slot_kind::leaf, 0, 0, 0, n};
       continue;
     }
     if (!d.materialized[k] || d.fused_into[k] != no_node) continue;
     for (std::size_t i = 0; i < p.outputs; ++i) {
-      if (p.cat == category::kernel && !output_used<G>(k, i, is_root)) continue;
-      slot_info si{k, i, slot_kind::fixed, 0, 0, d.step[k], last_read(k, i)};
+      bool read = false;
+      const std::size_t end = last_read(k, i, read);
+      if (p.out_optional[i] && !read) continue;
+      slot_info si{k, i, slot_kind::fixed, 0, 0, d.step[k], end};
       if (i == 0 && bound_root[k]) {
         si.kind = slot_kind::root;
       } else if (p.out_rows[i] == batch) {
@@ -218,9 +202,9 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
       } else {
         si.size = padded<T>(p.out_rows[i] * p.out_cols[i]);
       }
-      d.out_slot[k][i] = d.slots.size();
-      if (i == 0) d.slot[k] = d.slots.size();
-      d.slots.push_back(si);
+      d.out_slot[k][i] = s;
+      if (i == 0) d.slot[k] = s;
+      d.slots[s++] = si;
     }
   }
   for (std::size_t k = 0; k < n; ++k) {
@@ -251,23 +235,26 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
   // Packing, first fit, in the order slots are written (their order of
   // creation); only the slots still alive are searched.
   auto pack = [&](slot_kind kind, std::size_t& total, std::size_t& unpacked) {
-    std::vector<std::size_t> live;  // slot ids, by increasing offset
-    for (std::size_t i = 0; i < d.slots.size(); ++i) {
+    std::array<std::size_t, slot_capacity<G>()> live{};  // slot ids, by increasing offset
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < s; ++i) {
       slot_info& si = d.slots[i];
       if (si.kind != kind) continue;
       unpacked += si.size;
-      std::vector<std::size_t> still;
-      for (std::size_t j : live)
-        if (d.slots[j].end >= si.start) still.push_back(j);
-      live = still;
+      std::size_t kept = 0;
+      for (std::size_t j = 0; j < count; ++j)
+        if (d.slots[live[j]].end >= si.start) live[kept++] = live[j];
+      count = kept;
       std::size_t at = 0, pos = 0;
-      for (; pos < live.size(); ++pos) {
+      for (; pos < count; ++pos) {
         const slot_info& lj = d.slots[live[pos]];
         if (lj.offset >= at + si.size) break;
         at = max_of(at, lj.offset + lj.size);
       }
       si.offset = at;
-      live.insert(live.begin() + static_cast<std::ptrdiff_t>(pos), i);
+      for (std::size_t j = count; j > pos; --j) live[j] = live[j - 1];
+      live[pos] = i;
+      ++count;
       total = max_of(total, at + si.size);
     }
   };
@@ -275,42 +262,14 @@ constexpr decisions decide(const std::array<bool, R>& bound) {
   pack(slot_kind::fixed, d.fixed_elements, d.unpacked_fixed_elements);
   return d;
 }
-
-template <class G, class T, std::size_t R>
-constexpr std::size_t count_slots(const std::array<bool, R>& bound) {
-  return decide<G, T>(bound).slots.size();
-}
-
-template <class G, std::size_t S, class T, std::size_t R>
-constexpr schedule_table<G::size, S> tabulate(const std::array<bool, R>& bound) {
-  const decisions d = decide<G, T>(bound);
-  schedule_table<G::size, S> t{};
-  for (std::size_t k = 0; k < G::size; ++k) {
-    t.materialized[k] = d.materialized[k];
-    t.executes[k] = d.executes[k];
-    t.flat[k] = d.flat[k];
-    t.fuse_target[k] = d.fuse_target[k];
-    t.host[k] = d.host[k];
-    t.fused_into[k] = d.fused_into[k];
-    t.step[k] = d.step[k];
-    t.slot[k] = d.slot[k];
-    t.out_slot[k] = d.out_slot[k];
-  }
-  for (std::size_t i = 0; i < S; ++i) t.slots[i] = d.slots[i];
-  t.row_units = d.row_units;
-  t.fixed_elements = d.fixed_elements;
-  t.unpacked_row_units = d.unpacked_row_units;
-  t.unpacked_fixed_elements = d.unpacked_fixed_elements;
-  return t;
-}
 }  // namespace detail
 
 // The schedule of graph G whose root r is bound to outside memory when
 // Bound[r]; T is the element type (for padding).
 template <class G, class T, auto Bound>
 struct schedule {
-  static constexpr std::size_t num_slots = detail::count_slots<G, T>(Bound);
-  static constexpr schedule_table<G::size, num_slots> table = detail::tabulate<G, num_slots, T>(Bound);
+  static constexpr auto table = detail::decide<G, T>(Bound);
+  static constexpr std::size_t num_slots = table.slot_count;
 };
 
 }  // namespace ingot::plan
