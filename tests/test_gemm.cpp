@@ -19,12 +19,18 @@ void check_gemm(std::size_t M, std::size_t N, std::size_t K) {
   g.fill_uniform(std::span<T>(b), -1, 1);
   aligned_buffer<T> pack(simd::gemm_blocking<T>::pack_a_size + simd::gemm_blocking<T>::pack_b_size);
   std::vector<int> visits(M * N, 0);
+  struct counter {
+    std::vector<int>* visits;
+    std::size_t n;
+  } count{&visits, N};
+  simd::tile_epilogue epilogue{[](const void* p, std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) {
+                                 const auto& c = *static_cast<const counter*>(p);
+                                 for (std::size_t i = i0; i < i0 + rows; ++i)
+                                   for (std::size_t j = j0; j < j0 + cols; ++j) ++(*c.visits)[i * c.n + j];
+                               },
+                               &count};
   simd::gemm<TA, TB>(M, N, K, a.data(), lda, b.data(), ldb, c.data(), N, pack.data(),
-                     pack.data() + simd::gemm_blocking<T>::pack_a_size,
-                     [&](std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) {
-                       for (std::size_t i = i0; i < i0 + rows; ++i)
-                         for (std::size_t j = j0; j < j0 + cols; ++j) ++visits[i * N + j];
-                     });
+                     pack.data() + simd::gemm_blocking<T>::pack_a_size, epilogue);
   for (std::size_t i = 0; i < M; ++i)
     for (std::size_t j = 0; j < N; ++j) {
       double ref = 0;
@@ -59,9 +65,11 @@ TEST_CASE("gemm with K = 0 gives zeros and still runs the epilogue", "[gemm]") {
   std::vector<float> c(12, 5.0f);
   aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
   int tiles = 0;
+  const simd::tile_epilogue count_tiles{
+      [](const void* p, std::size_t, std::size_t, std::size_t, std::size_t) { ++*static_cast<int*>(const_cast<void*>(p)); },
+      &tiles};
   simd::gemm<false, false>(3, 4, 0, static_cast<const float*>(nullptr), 0, static_cast<const float*>(nullptr), 4,
-                           c.data(), 4, pack.data(), pack.data() + simd::gemm_blocking<float>::pack_a_size,
-                           [&](std::size_t, std::size_t, std::size_t, std::size_t) { ++tiles; });
+                           c.data(), 4, pack.data(), pack.data() + simd::gemm_blocking<float>::pack_a_size, count_tiles);
   for (float v : c) CHECK(v == 0.0f);
   CHECK(tiles == 1);
 }

@@ -21,10 +21,15 @@
 //   ctx.scratch()                     scratch_size<T>(capacity) elements
 //   ctx.epilogue(i0, j0, rows, cols)  after a tile of output 0 is final
 #include <cstddef>
+#include <type_traits>
 
 #include "ingot/core/shape.hpp"
 
 namespace ingot::plan {
+
+struct no_epilogue {
+  void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
 
 template <class Plan, std::size_t K, class Epilogue>
 class kernel_context {
@@ -40,6 +45,7 @@ class kernel_context {
   using out_shape = ingot::shape<graph::props(K).out_rows[O], graph::props(K).out_cols[O]>;
   template <std::size_t I>
   static constexpr bool flat = Plan::template reads_flat<operand<I>>();
+  static constexpr bool has_epilogue = !std::is_same_v<Epilogue, no_epilogue>;
 
   kernel_context(const Plan& plan, const Epilogue& epilogue, std::size_t row_begin, std::size_t row_end)
       : plan_(plan), epilogue_(epilogue), row_begin_(row_begin), row_end_(row_end) {}
@@ -69,10 +75,6 @@ class kernel_context {
   const Plan& plan_;
   const Epilogue& epilogue_;
   std::size_t row_begin_, row_end_;
-};
-
-struct no_epilogue {
-  void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
 };
 
 }  // namespace ingot::plan

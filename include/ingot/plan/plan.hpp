@@ -104,6 +104,30 @@ class basic_plan {
     return a;
   }();
 
+  // The ids the run-time loops visit, so that only nodes with work to do
+  // instantiate code: the steps that run a loop, and the leaves to check.
+  template <class Pred>
+  static constexpr std::size_t count_ids(Pred pred) {
+    std::size_t c = 0;
+    for (std::size_t k = 0; k < num_nodes; ++k) c += pred(k);
+    return c;
+  }
+  template <std::size_t Count, class Pred>
+  static constexpr std::array<std::size_t, Count> ids(Pred pred) {
+    std::array<std::size_t, Count> a{};
+    std::size_t c = 0;
+    for (std::size_t k = 0; k < num_nodes; ++k)
+      if (pred(k)) a[c++] = k;
+    return a;
+  }
+  static constexpr auto is_step = [](std::size_t k) { return sched.executes[k]; };
+  static constexpr auto is_checked_leaf = [](std::size_t k) {
+    const auto& p = G::props(k);
+    return p.cat == expr::category::leaf && (p.kind == expr::leaf_kind::bound || p.checks_batch);
+  };
+  static constexpr auto steps = ids<count_ids(is_step)>(is_step);
+  static constexpr auto checked_leaves = ids<count_ids(is_checked_leaf)>(is_checked_leaf);
+
   template <std::size_t R>
   static constexpr bool root_has_storage() {
     return sched.slot[root_node[R]] != no_node;
@@ -118,11 +142,11 @@ class basic_plan {
     constexpr std::size_t row_units = sched.row_units, fixed = sched.fixed_elements;
     const std::size_t rows_region = row_units * stride_;
     const std::size_t scratch =
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
           std::size_t m = 0;
-          ((m = std::max(m, scratch_of<K>(max_batch))), ...);
+          ((m = std::max(m, scratch_of<steps[I]>(max_batch))), ...);
           return m;
-        }(std::make_index_sequence<num_nodes>{});
+        }(std::make_index_sequence<steps.size()>{});
     workspace_ = aligned_buffer<T>(rows_region + fixed + scratch);
     T* base = workspace_.data();
     for (std::size_t s = 0; s < num_slots; ++s) {
@@ -185,9 +209,11 @@ class basic_plan {
       throw std::invalid_argument("ingot: batch of " + std::to_string(batch_size) + " rows; this plan takes 1 to " +
                                   std::to_string(capacity_));
     batch_ = batch_size;
-    [&]<std::size_t... K>(std::index_sequence<K...>) { (check_leaf<K>(), ...); }(std::make_index_sequence<num_nodes>{});
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (check_leaf<checked_leaves[I]>(), ...);
+    }(std::make_index_sequence<checked_leaves.size()>{});
     [&]<std::size_t... R>(std::index_sequence<R...>) { (check_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
-    [&]<std::size_t... K>(std::index_sequence<K...>) { (exec<K>(), ...); }(std::make_index_sequence<num_nodes>{});
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (exec<steps[I]>(), ...); }(std::make_index_sequence<steps.size()>{});
     [&]<std::size_t... R>(std::index_sequence<R...>) { (copy_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
   }
 

@@ -34,11 +34,16 @@ struct matmul_kernel {
     const T* a = ctx.template in<0>() + (TA ? r0 : r0 * SA::cols);
     T* c = ctx.template out<0>() + r0 * SC::cols;
     T* pack_a = ctx.scratch();
+    simd::tile_epilogue epilogue{};
+    if constexpr (Ctx::has_epilogue) {
+      epilogue.fn = [](const void* p, std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
+        static_cast<const Ctx*>(p)->epilogue(i0, j0, mr, nr);
+      };
+      epilogue.context = &ctx;
+      epilogue.row_offset = r0;
+    }
     simd::gemm<TA, TB>(r1 - r0, SC::cols, k, a, SA::cols, ctx.template in<1>(), SB::cols, c, SC::cols, pack_a,
-                       pack_a + simd::gemm_blocking<T>::pack_a_size,
-                       [&](std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
-                         ctx.epilogue(r0 + i0, j0, mr, nr);
-                       });
+                       pack_a + simd::gemm_blocking<T>::pack_a_size, epilogue);
   }
 };
 
