@@ -33,11 +33,31 @@ namespace detail {
 template <class Layers, std::size_t I, mode M>
 struct layer_output;
 
+template <class Layers, std::size_t I, mode M>
+struct layer_input;
+
+// Whether any of layers 0..I has distinct training and evaluation forms.
+// Until the first such layer the evaluation form is the training form's
+// very nodes, so a model without Dropout or BatchNorm has one graph.
+template <class Layers, std::size_t I>
+struct modes_differ_upto {
+  using L = type_at_t<I, Layers>;
+  using X = typename layer_input<Layers, I, mode::train>::type;
+  static constexpr bool value = requires { L::template forward<index_prefix<I>(), mode::train>(X{}); } ||
+                                modes_differ_upto<Layers, I - 1>::value;
+};
+template <class Layers>
+struct modes_differ_upto<Layers, static_cast<std::size_t>(-1)> : std::false_type {};
+
+template <class Layers, std::size_t I, mode M>
+using output_of_layer =
+    layer_output<Layers, I, (M == mode::eval && modes_differ_upto<Layers, I>::value) ? mode::eval : mode::train>;
+
 // The input of layer I: the model's input, or the previous layer's output
 // under its short name (see expr/named.hpp).
 template <class Layers, std::size_t I, mode M>
 struct layer_input {
-  using type = expr::named<layer_output<Layers, I - 1, M>>;
+  using type = expr::named<output_of_layer<Layers, I - 1, M>>;
 };
 template <class Layers, mode M>
 struct layer_input<Layers, 0, M> {
@@ -85,8 +105,8 @@ struct sequential_graph {
                 "ingot::nn::Sequential: the first layer must declare its input size (e.g. Dense<In, Out>)");
 
   using input = typename detail::layer_input<layers, 0, mode::train>::type;
-  using train_output = expr::named<detail::layer_output<layers, sizeof...(Layers) - 1, mode::train>>;
-  using eval_output = expr::named<detail::layer_output<layers, sizeof...(Layers) - 1, mode::eval>>;
+  using train_output = expr::named<detail::output_of_layer<layers, sizeof...(Layers) - 1, mode::train>>;
+  using eval_output = expr::named<detail::output_of_layer<layers, sizeof...(Layers) - 1, mode::eval>>;
   template <std::size_t... I>
   static auto collect_rules(std::index_sequence<I...>)
       -> decltype((type_list<>{} + ... + typename detail::layer_rules<layers, I>::type{}));

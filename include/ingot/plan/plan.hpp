@@ -19,6 +19,7 @@
 #include "ingot/core/aligned.hpp"
 #include "ingot/expr/grad.hpp"
 #include "ingot/plan/context.hpp"
+#include "ingot/plan/fused.hpp"
 #include "ingot/plan/schedule.hpp"
 #include "ingot/simd/math.hpp"
 
@@ -30,6 +31,13 @@ template <class Root>
 struct bound_output {};
 
 namespace detail {
+// A kernel's run, called out of line: every node of the same kernel (and
+// the same kind of operand) shares one compiled copy.
+template <auto Run, class Ctx>
+INGOT_SHARED_CODE void call_kernel(const Ctx& ctx) {
+  Run(ctx);
+}
+
 template <class R>
 struct root_of {
   using type = R;
@@ -226,9 +234,6 @@ class basic_plan {
   static constexpr bool has_output(std::size_t o) { return sched.out_slot[G::template id_of<N>][o] != no_node; }
 
  private:
-  template <class Plan, std::size_t K, class E>
-  friend class kernel_context;
-
   template <std::size_t K>
   static std::size_t scratch_of(std::size_t max_batch) {
     if constexpr (props<K>.cat == expr::category::kernel && sched.executes[K])
@@ -272,11 +277,97 @@ class basic_plan {
     if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[slot_of<K>]);
     else return static_cast<T*>(slot_ptr_[slot_of<K>]);
   }
-  template <std::size_t K, std::size_t O>
-  T* output_storage() const {
-    constexpr std::size_t s = sched.out_slot[K][O];
-    if constexpr (s == no_node) return nullptr;
-    else return static_cast<T*>(slot_ptr_[s]);
+
+  // Fused trees. A tree is rooted at an element-wise pass (or at the
+  // operand a kernel computes in its own loop); its inputs are the values
+  // it reads from memory and the scalars computed at run time, numbered in
+  // pre-order; everything else in it is computed on the spot.
+  static constexpr bool is_input(std::size_t k) {
+    const auto& p = G::props(k);
+    return sched.slot[k] != no_node || (p.cat == expr::category::leaf && p.kind == expr::leaf_kind::scalar);
+  }
+  static constexpr std::size_t count_inputs(std::size_t k, bool expand) {
+    if (!expand && is_input(k)) return 1;
+    std::size_t n = 0;
+    for (std::size_t c = 0; c < G::props(k).arity; ++c) n += count_inputs(G::child(k, c), false);
+    return n;
+  }
+  template <std::size_t Count>
+  static constexpr std::array<std::size_t, Count> list_inputs(std::size_t root, bool expand) {
+    std::array<std::size_t, Count> out{};
+    std::size_t n = 0;
+    auto visit = [&](auto& self, std::size_t k, bool whole) -> void {
+      if (!whole && is_input(k)) {
+        out[n++] = k;
+        return;
+      }
+      for (std::size_t c = 0; c < G::props(k).arity; ++c) self(self, G::child(k, c), false);
+    };
+    visit(visit, root, expand);
+    return out;
+  }
+  // The inputs of the tree rooted at K (Expand: K's own value is the
+  // tree's output, not an input).
+  template <std::size_t K, bool Expand>
+  static constexpr auto tree_inputs = list_inputs<count_inputs(K, Expand)>(K, Expand);
+
+  static constexpr read_mode mode_of(std::size_t k, std::size_t rows, std::size_t cols) {
+    const auto& p = G::props(k);
+    if (p.cat == expr::category::leaf && p.kind == expr::leaf_kind::scalar) return read_mode::value;
+    if (p.rows_ct == 1 && p.cols == 1) return read_mode::scalar;
+    if (p.rows_ct == rows && p.cols == cols) return read_mode::full;
+    return p.rows_ct == 1 ? read_mode::row : read_mode::column;
+  }
+
+  // The skeleton (see fused.hpp) of node K inside a tree whose output has
+  // shape Rows x Cols, its inputs numbered from Base.
+  template <std::size_t K, std::size_t Base, std::size_t Rows, std::size_t Cols, bool Expand = false>
+  struct skeleton {
+    template <std::size_t... C>
+    static auto ops(std::index_sequence<C...>) {
+      constexpr std::array<std::size_t, sizeof...(C)> child = {G::child(K, C)...};
+      constexpr std::array<std::size_t, sizeof...(C)> base = [&] {
+        std::array<std::size_t, sizeof...(C)> b{};
+        std::size_t at = Base;
+        for (std::size_t c = 0; c < sizeof...(C); ++c) {
+          b[c] = at;
+          at += count_inputs(child[c], false);
+        }
+        return b;
+      }();
+      using Op = typename node<K>::op;
+      if constexpr (props<K>.indexed) return sk_indexed<Op, base[C]...>{};
+      else return sk_op<Op, typename skeleton<child[C], base[C], Rows, Cols>::type...>{};
+    }
+    static auto make() {
+      if constexpr (!Expand && is_input(K)) return sk_input<Base, mode_of(K, Rows, Cols)>{};
+      else return ops(std::make_index_sequence<props<K>.arity>{});
+    }
+    using type = decltype(make());
+  };
+  template <std::size_t K, bool Expand>
+  using tree_skeleton = typename skeleton<K, 0, props<K>.rows_ct, props<K>.cols, Expand>::type;
+
+  // The run-time arguments of the tree rooted at K: its input buffers and
+  // scalars, gathered from the slots.
+  template <std::size_t K, bool Expand>
+  struct tree_args {
+    static constexpr auto ids = tree_inputs<K, Expand>;
+    std::array<const void*, ids.size() + 1> in{};
+    std::array<T, ids.size() + 1> values{};
+    tree_args(const basic_plan& plan) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((plan.template gather<ids[I]>(in[I], values[I])), ...);
+      }(std::make_index_sequence<ids.size()>{});
+    }
+    pass_args<T> args(T* out, std::size_t cols) const { return {in.data(), values.data(), out, cols}; }
+  };
+  template <std::size_t K>
+  void gather(const void*& in, T& value) const {
+    if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar)
+      value = static_cast<T>(node<K>::value(batch_));
+    else
+      in = slot_ptr_[slot_of<K>];
   }
 
   template <std::size_t K>
@@ -285,90 +376,70 @@ class basic_plan {
     else return props<K>.cat == expr::category::elementwise && sched.flat[K];
   }
 
-  // The value of node K at (i, j) of its reader's index space, as V (a batch
-  // of columns j.. or one scalar). Broadcast dimensions read row 0 / column
-  // 0; Flat reads the j-th value of a contiguous run.
-  template <std::size_t K, class V, bool Flat>
-  V value_at(std::size_t i, std::size_t j) const {
-    if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar) {
-      return V(static_cast<T>(node<K>::value(batch_)));
-    } else if constexpr (slot_of<K> != no_node) {
-      const T* p = static_cast<const T*>(slot_ptr_[slot_of<K>]);
-      constexpr std::size_t C = props<K>.cols;
-      if constexpr (Flat) {
-        return simd::load<V>(p + j);
-      } else if constexpr (props<K>.rows_ct == 1) {
-        if constexpr (C == 1) return V(p[0]);
-        else return simd::load<V>(p + j);
-      } else {
-        if constexpr (C == 1) return V(p[i]);
-        else return simd::load<V>(p + i * C + j);
-      }
-    } else {
-      return compute<K, V, Flat>(i, j);
-    }
-  }
-
-  // Node K's own formula, applied to its operands' values at (i, j).
-  template <std::size_t K, class V, bool Flat>
-  V compute(std::size_t i, std::size_t j) const {
-    using Op = typename node<K>::op;
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      if constexpr (props<K>.indexed) return Op::template apply_indexed<V>(i, j, storage<G::child(K, I)>()...);
-      else return Op::apply(value_at<G::child(K, I), V, Flat>(i, j)...);
-    }(std::make_index_sequence<props<K>.arity>{});
-  }
-
-  // One SIMD pass writing node K over rows [r0, r1) and columns [c0, c1).
+  // Kernel K with its operands, outputs and (if it carries one) the tile
+  // epilogue of the pass that consumes it.
   template <std::size_t K>
-  void pass(std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) const {
-    using V = simd::vec<T>;
-    constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t C = props<K>.cols;
-    T* out = storage<K>();
-    for (std::size_t i = r0; i < r1; ++i) {
-      std::size_t j = c0;
-      for (; j + W <= c1; j += W) simd::store(out + i * C + j, compute<K, V, false>(i, j));
-      for (; j < c1; ++j) out[i * C + j] = compute<K, T, false>(i, j);
-    }
-  }
-
-  template <std::size_t K>
-  void full_pass() const {
-    using N = node<K>;
-    if constexpr (sched.flat[K]) {
-      using V = simd::vec<T>;
-      constexpr std::size_t W = simd::width<T>;
-      const std::size_t n = N::shape::size(batch_);
-      T* out = storage<K>();
-      std::size_t k = 0;
-      for (; k + W <= n; k += W) simd::store(out + k, compute<K, V, true>(0, k));
-      for (; k < n; ++k) out[k] = compute<K, T, true>(0, k);
+  void run_kernel(const simd::tile_epilogue& tile) const {
+    constexpr auto& p = props<K>;
+    constexpr bool lazy = !p.traits.operands_in_memory;
+    static_assert(!lazy || p.arity == 1, "ingot: a kernel that computes its operand in its own loop has one operand");
+    using skel = std::conditional_t<lazy, tree_skeleton<G::child(K, 0), false>, void>;
+    kernel_context<T, skel, lazy && reads_flat<G::child(K, 0)>()> ctx;
+    ctx.batch_rows = batch_;
+    ctx.last_row = p.rows_ct == batch ? batch_ : p.rows_ct;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((ctx.operands[I] = operand_ptr<G::child(K, I), lazy>(),
+        ctx.operand_rows[I] = rows_of(G::props(G::child(K, I)).rows_ct),
+        ctx.operand_cols[I] = G::props(G::child(K, I)).cols),
+       ...);
+    }(std::make_index_sequence<p.arity>{});
+    [&]<std::size_t... O>(std::index_sequence<O...>) {
+      ((ctx.outputs[O] = output_storage<K, O>(), ctx.output_cols[O] = p.out_cols[O]), ...);
+    }(std::make_index_sequence<p.outputs>{});
+    ctx.scratch_memory = scratch_;
+    ctx.tile = tile;
+    constexpr auto kernel = &node<K>::template run<decltype(ctx)>;
+    if constexpr (lazy) {
+      const tree_args<G::child(K, 0), false> lazy_in(*this);
+      ctx.lazy_args = lazy_in.args(nullptr, G::props(G::child(K, 0)).cols);
+      detail::call_kernel<kernel>(ctx);
     } else {
-      pass<K>(0, N::shape::rows(batch_), 0, N::shape::cols);
+      detail::call_kernel<kernel>(ctx);
     }
   }
-
-  template <std::size_t K, class Epilogue>
-  void run_kernel(const Epilogue& epilogue) const {
-    const std::size_t rows = node<K>::shape::rows(batch_);
-    node<K>::run(kernel_context<basic_plan, K, Epilogue>(*this, epilogue, 0, rows));
+  template <std::size_t C, bool Lazy>
+  const void* operand_ptr() const {
+    if constexpr (Lazy) return nullptr;
+    else {
+      static_assert(slot_of<C> != no_node, "ingot: internal error, a kernel operand without storage");
+      return slot_ptr_[slot_of<C>];
+    }
+  }
+  std::size_t rows_of(std::size_t rows_ct) const { return rows_ct == batch ? batch_ : rows_ct; }
+  template <std::size_t K, std::size_t O>
+  T* output_storage() const {
+    constexpr std::size_t s = sched.out_slot[K][O];
+    if constexpr (s == no_node) return nullptr;
+    else return static_cast<T*>(slot_ptr_[s]);
   }
 
+  // One step: a fused pass (with the kernel it carries as its epilogue
+  // host, if any), or a kernel.
   template <std::size_t K>
   void exec() const {
-    if constexpr (sched.executes[K]) {
-      if constexpr (props<K>.cat == expr::category::elementwise) {
-        if constexpr (sched.host[K] != no_node) {
-          run_kernel<sched.host[K]>([this](std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
-            pass<K>(i0, i0 + mr, j0, j0 + nr);
-          });
-        } else {
-          full_pass<K>();
-        }
+    if constexpr (props<K>.cat == expr::category::elementwise) {
+      using pass = fused_pass<tree_skeleton<K, true>, T>;
+      const tree_args<K, true> in(*this);
+      const pass_args<T> a = in.args(storage<K>(), props<K>.cols);
+      if constexpr (sched.host[K] != no_node) {
+        run_kernel<sched.host[K]>(simd::tile_epilogue{&pass::tile, &a});
+      } else if constexpr (sched.flat[K]) {
+        pass::flat(a, node<K>::shape::size(batch_));
       } else {
-        run_kernel<K>(no_epilogue{});
+        pass::rows(a, 0, rows_of(props<K>.rows_ct), 0, props<K>.cols);
       }
+    } else {
+      run_kernel<K>(simd::tile_epilogue{});
     }
   }
 

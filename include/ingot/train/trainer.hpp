@@ -44,6 +44,34 @@ struct eval_result {
 };
 
 namespace detail {
+// Owns a plan whose type is only named where it is used, so that a program
+// that never evaluates does not compile the evaluation plan at all.
+class plan_holder {
+ public:
+  plan_holder() = default;
+  plan_holder(const plan_holder&) = delete;
+  plan_holder& operator=(const plan_holder&) = delete;
+  ~plan_holder() { reset(); }
+  template <class Plan>
+  Plan* get() const { return static_cast<Plan*>(plan_); }
+  template <class Plan>
+  Plan& make(std::size_t capacity) {
+    reset();
+    Plan* p = new Plan(capacity);
+    plan_ = p;
+    destroy_ = [](void* q) { delete static_cast<Plan*>(q); };
+    return *p;
+  }
+  void reset() {
+    if (plan_) destroy_(plan_);
+    plan_ = nullptr;
+  }
+
+ private:
+  void* plan_ = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
+
 template <class Loss, class Params, class Updates>
 struct train_root_list;
 template <class Loss, class... P, class... U>
@@ -184,20 +212,21 @@ class Trainer {
   eval_result evaluate(const data::Dataset<target_value>& ds, std::size_t batch_size = 256) {
     check(ds);
     const std::size_t batch = std::max<std::size_t>(1, std::min(batch_size, ds.rows));
-    if (!eval_ || eval_->capacity() < batch) {
-      eval_.emplace(batch);
-      bind_model(*eval_);
+    eval_plan_type* plan = eval_.template get<eval_plan_type>();
+    if (!plan || plan->capacity() < batch) {
+      plan = &eval_.template make<eval_plan_type>(batch);
+      bind_model(*plan);
     }
     double total = 0;
     std::size_t correct = 0;
     for (std::size_t first = 0; first < ds.rows; first += batch) {
       const std::size_t rows = std::min(batch, ds.rows - first);
-      eval_->template bind<input>(ds.x.data() + first * in_features);
-      eval_->template bind<target>(ds.y.data() + first * target_cols);
-      eval_->run(rows);
-      total += static_cast<double>(eval_->template output<0>()[0]) * static_cast<double>(rows);
+      plan->template bind<input>(ds.x.data() + first * in_features);
+      plan->template bind<target>(ds.y.data() + first * target_cols);
+      plan->run(rows);
+      total += static_cast<double>(plan->template output<0>()[0]) * static_cast<double>(rows);
       if constexpr (classification) {
-        const T* out = eval_->template output<1>();
+        const T* out = plan->template output<1>();
         for (std::size_t r = 0; r < rows; ++r) {
           const T* row = out + r * out_features;
           const auto best = static_cast<std::size_t>(std::max_element(row, row + out_features) - row);
@@ -213,16 +242,17 @@ class Trainer {
   // n x out_features, row-major.
   std::vector<T> predict(const T* x, std::size_t n, std::size_t batch_size = 256) {
     const std::size_t batch = std::max<std::size_t>(1, std::min(batch_size, n));
-    if (!predict_ || predict_->capacity() < batch) {
-      predict_.emplace(batch);
-      bind_model(*predict_);
+    predict_plan_type* plan = predict_.template get<predict_plan_type>();
+    if (!plan || plan->capacity() < batch) {
+      plan = &predict_.template make<predict_plan_type>(batch);
+      bind_model(*plan);
     }
     std::vector<T> out(n * out_features);
     for (std::size_t first = 0; first < n; first += batch) {
       const std::size_t rows = std::min(batch, n - first);
-      predict_->template bind<input>(x + first * in_features);
-      predict_->run(rows);
-      std::memcpy(out.data() + first * out_features, predict_->template output<0>(), rows * out_features * sizeof(T));
+      plan->template bind<input>(x + first * in_features);
+      plan->run(rows);
+      std::memcpy(out.data() + first * out_features, plan->template output<0>(), rows * out_features * sizeof(T));
     }
     return out;
   }
@@ -292,8 +322,7 @@ class Trainer {
   std::array<aligned_buffer<T>, random_leaves::size> masks_;
   std::uint64_t random_seed_ = 0, random_step_ = 0;
   std::optional<train_plan_type> train_;
-  std::optional<eval_plan_type> eval_;
-  std::optional<predict_plan_type> predict_;
+  detail::plan_holder eval_, predict_;
 };
 
 }  // namespace ingot::train

@@ -18,11 +18,10 @@ struct softmax_xent_kernel {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
   template <class Ctx>
   static void run(const Ctx& ctx) {
-    constexpr std::size_t C = Ctx::template in_shape<0>::cols;
     using T = typename Ctx::value_type;
-    const std::size_t r0 = ctx.row_begin();
+    const std::size_t C = ctx.in_cols(0), r0 = ctx.row_begin();
     T* probs = ctx.template out<1>();
-    simd::softmax_xent_rows(ctx.template in<0>() + r0 * C, ctx.template in<1>() + r0, ctx.template out<0>() + r0,
+    simd::softmax_xent_rows(ctx.template in<0>() + r0 * C, ctx.template labels<1>() + r0, ctx.template out<0>() + r0,
                             ctx.row_end() - r0, C, probs ? probs + r0 * C : probs, r0);
   }
 };

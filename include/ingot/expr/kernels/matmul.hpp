@@ -25,24 +25,16 @@ struct matmul_kernel {
   template <class Ctx>
   static void run(const Ctx& ctx) {
     using T = typename Ctx::value_type;
-    using SA = typename Ctx::template in_shape<0>;
-    using SB = typename Ctx::template in_shape<1>;
-    using SC = typename Ctx::template out_shape<0>;
     const std::size_t r0 = ctx.row_begin(), r1 = ctx.row_end();
-    const std::size_t k = TA ? SA::rows(ctx.batch()) : SA::cols;
+    const std::size_t lda = ctx.in_cols(0), ldb = ctx.in_cols(1), ldc = ctx.out_cols(0);
+    const std::size_t k = TA ? ctx.in_rows(0) : lda;
     // Row r of op(A) starts at row r of A, or at column r when transposed.
-    const T* a = ctx.template in<0>() + (TA ? r0 : r0 * SA::cols);
-    T* c = ctx.template out<0>() + r0 * SC::cols;
+    const T* a = ctx.template in<0>() + (TA ? r0 : r0 * lda);
+    T* c = ctx.template out<0>() + r0 * ldc;
+    simd::tile_epilogue epilogue = ctx.epilogue();
+    epilogue.row_offset += r0;
     T* pack_a = ctx.scratch();
-    simd::tile_epilogue epilogue{};
-    if constexpr (Ctx::has_epilogue) {
-      epilogue.fn = [](const void* p, std::size_t i0, std::size_t j0, std::size_t mr, std::size_t nr) {
-        static_cast<const Ctx*>(p)->epilogue(i0, j0, mr, nr);
-      };
-      epilogue.context = &ctx;
-      epilogue.row_offset = r0;
-    }
-    simd::gemm<TA, TB>(r1 - r0, SC::cols, k, a, SA::cols, ctx.template in<1>(), SB::cols, c, SC::cols, pack_a,
+    simd::gemm<TA, TB>(r1 - r0, ldc, k, a, lda, ctx.template in<1>(), ldb, c, ldc, pack_a,
                        pack_a + simd::gemm_blocking<T>::pack_a_size, epilogue);
   }
 };

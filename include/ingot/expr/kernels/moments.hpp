@@ -20,14 +20,13 @@ struct moments_kernel {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
   template <class Ctx>
   static void run(const Ctx& ctx) {
-    using SX = typename Ctx::template in_shape<0>;
     const auto* x = ctx.template in<0>();
+    const std::size_t C = ctx.in_cols(0);
     if constexpr (Axis == 0) {
-      simd::column_moments(x, SX::rows(ctx.batch()), SX::cols, ctx.template out<0>(), ctx.template out<1>());
+      simd::column_moments(x, ctx.in_rows(0), C, ctx.template out<0>(), ctx.template out<1>());
     } else {
       const std::size_t r0 = ctx.row_begin();
-      simd::row_moments(x + r0 * SX::cols, ctx.row_end() - r0, SX::cols, ctx.template out<0>() + r0,
-                        ctx.template out<1>() + r0);
+      simd::row_moments(x + r0 * C, ctx.row_end() - r0, C, ctx.template out<0>() + r0, ctx.template out<1>() + r0);
     }
   }
 };

@@ -18,8 +18,7 @@ struct softmax_kernel {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
   template <class Ctx>
   static void run(const Ctx& ctx) {
-    constexpr std::size_t C = Ctx::template in_shape<0>::cols;
-    const std::size_t r0 = ctx.row_begin();
+    const std::size_t C = ctx.in_cols(0), r0 = ctx.row_begin();
     simd::softmax_rows(ctx.template in<0>() + r0 * C, ctx.template out<0>() + r0 * C, ctx.row_end() - r0, C);
   }
 };
@@ -30,8 +29,7 @@ struct log_softmax_kernel {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
   template <class Ctx>
   static void run(const Ctx& ctx) {
-    constexpr std::size_t C = Ctx::template in_shape<0>::cols;
-    const std::size_t r0 = ctx.row_begin();
+    const std::size_t C = ctx.in_cols(0), r0 = ctx.row_begin();
     simd::log_softmax_rows(ctx.template in<0>() + r0 * C, ctx.template out<0>() + r0 * C, ctx.row_end() - r0, C);
   }
 };

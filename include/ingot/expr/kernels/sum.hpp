@@ -20,38 +20,35 @@ struct sum_kernel {
   static void run(const Ctx& ctx) {
     using T = typename Ctx::value_type;
     using V = simd::vec<T>;
-    using SA = typename Ctx::template in_shape<0>;
     constexpr std::size_t W = simd::width<T>;
-    constexpr std::size_t C = SA::cols;
-    const std::size_t rows = SA::rows(ctx.batch());
+    const std::size_t rows = ctx.in_rows(0), C = ctx.in_cols(0);
     T* out = ctx.template out<0>();
     if constexpr (Axis == -1) {
       // A flat operand is one contiguous run of rows x C values.
-      constexpr bool flat = Ctx::template flat<0>;
+      constexpr bool flat = Ctx::flat;
       const std::size_t n = flat ? rows * C : C;
       V acc(T(0));
       T tail = 0;
       for (std::size_t i = 0; i < (flat ? 1 : rows); ++i) {
         std::size_t j = 0;
-        for (; j + W <= n; j += W) acc += ctx.template load<0, V, flat>(i, j);
-        for (; j < n; ++j) tail += ctx.template load<0, T, flat>(i, j);
+        for (; j + W <= n; j += W) acc += ctx.template load<V, flat>(i, j);
+        for (; j < n; ++j) tail += ctx.template load<T, flat>(i, j);
       }
       out[0] = simd::hsum(acc) + tail;
     } else if constexpr (Axis == 0) {
       for (std::size_t j = 0; j < C; ++j) out[j] = T(0);
       for (std::size_t i = 0; i < rows; ++i) {
         std::size_t j = 0;
-        for (; j + W <= C; j += W)
-          simd::store(out + j, simd::load<V>(out + j) + ctx.template load<0, V, false>(i, j));
-        for (; j < C; ++j) out[j] += ctx.template load<0, T, false>(i, j);
+        for (; j + W <= C; j += W) simd::store(out + j, simd::load<V>(out + j) + ctx.template load<V, false>(i, j));
+        for (; j < C; ++j) out[j] += ctx.template load<T, false>(i, j);
       }
     } else {
       for (std::size_t i = ctx.row_begin(); i < ctx.row_end(); ++i) {
         V acc(T(0));
         T tail = 0;
         std::size_t j = 0;
-        for (; j + W <= C; j += W) acc += ctx.template load<0, V, false>(i, j);
-        for (; j < C; ++j) tail += ctx.template load<0, T, false>(i, j);
+        for (; j + W <= C; j += W) acc += ctx.template load<V, false>(i, j);
+        for (; j < C; ++j) tail += ctx.template load<T, false>(i, j);
         out[i] = simd::hsum(acc) + tail;
       }
     }
