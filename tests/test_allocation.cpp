@@ -85,3 +85,15 @@ TEST_CASE("a regression step with momentum SGD allocates nothing", "[alloc]") {
   std::vector<float> x(16 * 10, 0.5f), y(16 * 2, 1.0f);
   CHECK(allocations_in_steps(trainer, x, y, 16) == 0);
 }
+
+TEST_CASE("steps with BatchNorm and Dropout (state updates, fresh masks) allocate nothing", "[alloc]") {
+  using Net = nn::Sequential<nn::Dense<12, 16>, nn::BatchNorm1d<16>, nn::ReLU, nn::Dropout<0.25>, nn::Dense<16, 4>,
+                             nn::LayerNorm<4>>;
+  Net model{init::seed(3)};
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
+  std::vector<float> x(24 * 12, 0.25f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) * 0.1f;
+  std::vector<std::int32_t> y(24, 1);
+  CHECK(allocations_in_steps(trainer, x, y, 24) == 0);
+  CHECK(model.state().find_counter("1.num_batches_tracked") == 101);
+}

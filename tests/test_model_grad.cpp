@@ -55,3 +55,22 @@ TEST_CASE("a model written as an expression", "[grad][expr-model]") {
   CHECK(gradcheck::check(loss::BCE::apply(y, expr::target<"t", 1>), o, x, expr::target<"t", 1>, W1, b1, w2, b2) ==
         50 + 5 + 320 + 32 + 32 + 1);
 }
+
+TEST_CASE("LayerNorm and BatchNorm1d (training form) against finite differences", "[grad][nn][norm]") {
+  gradcheck::options o;
+  o.batch = 6;
+  {
+    using Net = nn::Sequential<nn::Dense<5, 9>, nn::LayerNorm<9>, nn::Tanh, nn::Dense<9, 3>>;
+    CHECK(check_model<Net>(Net::params{}, o) == 30 + (45 + 9) + (9 + 9) + (27 + 3));
+  }
+  {
+    using Net = nn::Sequential<nn::Dense<5, 9>, nn::BatchNorm1d<9>, nn::Tanh, nn::Dense<9, 3>>;
+    CHECK(check_model<Net>(Net::params{}, o) == 30 + (45 + 9) + (9 + 9) + (27 + 3));
+  }
+  {
+    // Without the affine part, and with a small eps.
+    using Net = nn::Sequential<nn::LayerNorm<7, 1e-3, false>>;
+    STATIC_REQUIRE(Net::num_parameters() == 0);
+    CHECK(check_model<Net>(Net::params{}, o) == 42);
+  }
+}

@@ -108,3 +108,74 @@ TEST_CASE("parameters are named and initialised as in PyTorch's nn.Linear", "[nn
   CHECK_FALSE(std::equal(model.arena().flat().begin(), model.arena().flat().end(), other.arena().flat().begin()));
   CHECK_THROWS_WITH(model.parameter("1.weight"), Catch::Contains("no parameter named '1.weight'"));
 }
+
+TEST_CASE("batches: sizes, drop_last, and no copy of unshuffled data", "[data][batches]") {
+  const auto ds = blobs(23, 6);
+  data::batches<std::int32_t> plain(ds, {.batch_size = 5});
+  CHECK(plain.count() == 5);
+  plain.start_epoch();
+  data::batches<std::int32_t>::batch b;
+  std::vector<std::size_t> sizes;
+  while (plain.next(b)) {
+    CHECK(b.x == ds.x.data() + sizes.size() * 5 * 5);  // points into the data set
+    sizes.push_back(b.rows);
+  }
+  CHECK(sizes == std::vector<std::size_t>{5, 5, 5, 5, 3});
+  data::batches<std::int32_t> dropping(ds, {.batch_size = 5, .drop_last = true});
+  CHECK(dropping.count() == 4);
+  dropping.start_epoch();
+  std::size_t n = 0;
+  while (dropping.next(b)) n += b.rows;
+  CHECK(n == 20);
+  CHECK_THROWS_WITH((data::batches<std::int32_t>(ds, {.batch_size = 0})), Catch::Contains("blobs"));
+}
+
+TEST_CASE("shuffled batches: every row once per epoch, reproducible from the seed", "[data][batches]") {
+  const std::size_t n = 41;
+  std::vector<float> x(n * 2);
+  std::vector<std::int32_t> y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[2 * i] = static_cast<float>(i);
+    x[2 * i + 1] = -static_cast<float>(i);
+    y[i] = static_cast<std::int32_t>(i % 3);
+  }
+  const data::Dataset<std::int32_t> ds(n, 2, 1, x, y, "rows");
+  auto epochs = [&](std::uint64_t seed) {
+    data::batches<std::int32_t> loader(ds, {.batch_size = 8, .shuffle = true, .seed = seed});
+    std::vector<std::vector<int>> orders;
+    for (int e = 0; e < 3; ++e) {
+      loader.start_epoch();
+      std::vector<int> order;
+      data::batches<std::int32_t>::batch b;
+      while (loader.next(b))
+        for (std::size_t r = 0; r < b.rows; ++r) {
+          const int row = static_cast<int>(b.x[2 * r]);
+          REQUIRE(b.x[2 * r + 1] == -b.x[2 * r]);  // features stay together
+          REQUIRE(b.y[r] == row % 3);              // and with their label
+          order.push_back(row);
+        }
+      orders.push_back(order);
+    }
+    return orders;
+  };
+  const auto a = epochs(3), same = epochs(3), other = epochs(4);
+  for (const auto& order : a) {
+    std::vector<int> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(sorted[i] == static_cast<int>(i));
+  }
+  CHECK(a == same);
+  CHECK(a != other);
+  CHECK(a[0] != a[1]);
+}
+
+TEST_CASE("fit with drop_last skips the partial batch", "[train][batches]") {
+  Net model{init::seed(3)};
+  const auto ds = blobs(103, 1);
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::SGD{{.lr = 0.0f}}};
+  const auto history = trainer.fit(ds, {.epochs = 1, .batch_size = 10, .drop_last = true});
+  // The mean is over the 100 rows seen: the first 100, unshuffled.
+  data::Dataset<std::int32_t> first100(100, 5, 1, std::vector<float>(ds.x.begin(), ds.x.begin() + 500),
+                                       std::vector<std::int32_t>(ds.y.begin(), ds.y.begin() + 100), "first 100");
+  CHECK(history[0].loss == Approx(trainer.evaluate(first100).loss).epsilon(1e-5));
+}

@@ -125,9 +125,87 @@ def mlp_adam():
                             "final": final})
 
 
+def norms():
+    """BatchNorm1d and LayerNorm: values and gradients of sum(y * R) for a fixed random projection R,
+    BatchNorm1d's running statistics after three training steps and its evaluation-mode output."""
+    torch.manual_seed(4)
+    out = {}
+    rows, n = 7, 11
+    bn = torch.nn.BatchNorm1d(n)
+    with torch.no_grad():
+        bn.weight.copy_(torch.randn(n))
+        bn.bias.copy_(torch.randn(n))
+    w0, b0 = flat(bn.weight), flat(bn.bias)
+    xs = [(2 * torch.randn(rows, n) + 0.5).requires_grad_() for _ in range(3)]
+    proj = torch.randn(rows, n)
+    bn.train()
+    y = bn(xs[0])
+    (y * proj).sum().backward()
+    first = {"x": flat(xs[0]), "y": flat(y), "grad_x": flat(xs[0].grad), "grad_weight": flat(bn.weight.grad),
+             "grad_bias": flat(bn.bias.grad)}
+    for x in xs[1:]:
+        bn(x)
+    x_eval = 2 * torch.randn(rows, n) + 0.5
+    bn.eval()
+    y_eval = bn(x_eval)
+    out["batchnorm1d"] = {"rows": rows, "features": n, "weight": w0, "bias": b0, "projection": flat(proj),
+                          "first_step": first, "x_steps": [flat(x) for x in xs],
+                          "running_mean": flat(bn.running_mean), "running_var": flat(bn.running_var),
+                          "num_batches_tracked": int(bn.num_batches_tracked), "x_eval": flat(x_eval),
+                          "y_eval": flat(y_eval)}
+
+    rows, n = 5, 13
+    ln = torch.nn.LayerNorm(n)
+    with torch.no_grad():
+        ln.weight.copy_(torch.randn(n))
+        ln.bias.copy_(torch.randn(n))
+    x = (3 * torch.randn(rows, n) - 1).requires_grad_()
+    proj = torch.randn(rows, n)
+    y = ln(x)
+    (y * proj).sum().backward()
+    out["layernorm"] = {"rows": rows, "features": n, "weight": flat(ln.weight), "bias": flat(ln.bias), "x": flat(x),
+                        "projection": flat(proj), "y": flat(y), "grad_x": flat(x.grad),
+                        "grad_weight": flat(ln.weight.grad), "grad_bias": flat(ln.bias.grad)}
+    write("norms.json", out)
+
+
+def mlp_batchnorm_dropout():
+    """Five full-batch SGD steps (momentum 0.9) of Linear(7,16), BatchNorm1d(16), ReLU, Dropout(0),
+    Linear(16,3) under cross-entropy: the losses, the final parameters and the final running statistics.
+    SGD rather than Adam: the bias before BatchNorm has no gradient, and Adam would scale its rounding
+    noise up to steps of lr, leaving nothing to compare."""
+    torch.manual_seed(5)
+    x = torch.randn(20, 7)
+    labels = torch.randint(0, 3, (20,))
+    model = torch.nn.Sequential(torch.nn.Linear(7, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                torch.nn.Dropout(0.0), torch.nn.Linear(16, 3))
+    with torch.no_grad():
+        model[1].weight.copy_(1 + 0.2 * torch.randn(16))
+        model[1].bias.copy_(0.1 * torch.randn(16))
+    init = {k: flat(v) for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model.train()
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    final = {k: flat(v) for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    write("mlp_batchnorm_dropout.json", {
+        "x": flat(x), "labels": [int(v) for v in labels], "init": init, "losses": losses, "final": final,
+        "num_batches_tracked": int(model[1].num_batches_tracked), "eval_logits": flat(eval_logits)})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     seed_loop()
     losses()
     optimizers()
     mlp_adam()
+    norms()
+    mlp_batchnorm_dropout()

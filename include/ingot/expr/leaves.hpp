@@ -92,9 +92,9 @@ struct unbiased_factor : leaf_base<leaf_kind::scalar, leaf_role::none> {
   static constexpr double value(std::size_t b) { return static_cast<double>(b) / static_cast<double>(b - 1); }
   static void check_batch(std::size_t b) {
     if (b < 2)
-      throw std::invalid_argument("ingot: '" + std::string(Owner.view()) +
-                                  "' computes batch statistics in training mode and needs at least 2 rows per "
-                                  "batch, got " + std::to_string(b));
+      throw std::invalid_argument("ingot: " + std::string(Owner.view()) +
+                                  " computes batch statistics in training mode and needs at least 2 rows per batch, "
+                                  "got " + std::to_string(b));
   }
 };
 

@@ -55,7 +55,7 @@ struct BatchNorm1d {
     const auto [mean, var] = expr::moments<0>(x);
     constexpr auto keep = lit<1.0 - Momentum>;
     constexpr auto take = lit<Momentum>;
-    constexpr auto unbiased = expr::unbiased_factor<concat(Prefix, fixed_string("running_var"))>{};
+    constexpr auto unbiased = expr::unbiased_factor<concat(Prefix, fixed_string("BatchNorm1d"))>{};
     using new_mean = decltype(keep * running_mean<Prefix>{} + take * mean);
     using new_var = decltype(keep * running_var<Prefix>{} + take * (var * unbiased));
     return type_list<assign<running_mean<Prefix>, new_mean>, assign<running_var<Prefix>, new_var>,
