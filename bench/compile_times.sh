@@ -1,12 +1,15 @@
 #!/bin/sh
-# Compile time and peak compiler memory of each example and of deep MLPs
-# (Sequential of N Dense<32, 32> + Tanh pairs, trained with CE and Adam), so
-# that changes to the compile-time core can be compared like run time.
-#   bench/compile_times.sh [depths...]   (default depths: 4 8 16)
+# Compile time and peak compiler memory of each example and of deep models,
+# so that changes to the compile-time core can be compared like run time.
+#   - MLPs of N hidden layers (Dense<32, 32> + Tanh), trained with CE and Adam
+#     (one translation unit with a train step);
+#   - the same with BatchNorm1d and Dropout after every hidden Dense.
+#   bench/compile_times.sh [depths...]      (default depths: 4 16 32 64)
+# CXX and CXXFLAGS override the compiler and the flags (default: -O2 -march=native).
 set -e
 cd "$(dirname "$0")/.."
 cxx=${CXX:-c++}
-flags="-std=c++20 -O3 -march=native -DNDEBUG -Iinclude"
+flags="-std=c++20 ${CXXFLAGS:--O2 -march=native} -DNDEBUG -Iinclude"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 measure() {  # name source
@@ -14,14 +17,10 @@ measure() {  # name source
   read -r secs kb < "$tmp/time"
   printf '| %s | %s | %d |\n' "$1" "$secs" $((kb / 1024))
 }
-echo "| translation unit | seconds | peak MB |"
-echo "|---|---|---|"
-for e in linear_regression custom_expression fashion_mnist; do measure "examples/$e.cpp" "examples/$e.cpp"; done
-for n in ${*:-4 8 16}; do
-  layers=$(yes 'ingot::nn::Dense<32, 32>, ingot::nn::Tanh' | head -n "$n" | paste -sd, -)
-  cat > "$tmp/deep$n.cpp" <<CPP
+deep() {  # file depth hidden-layer-list
+  cat > "$1" <<CPP
 #include <ingot/ingot.hpp>
-using Net = ingot::nn::Sequential<$layers, ingot::nn::Dense<32, 10>>;
+using Net = ingot::nn::Sequential<$3, ingot::nn::Dense<32, 10>>;
 int main() {
   Net net;
   ingot::train::Trainer t{net, ingot::loss::CrossEntropy{}, ingot::optim::Adam{}};
@@ -30,5 +29,20 @@ int main() {
   return static_cast<int>(t.step(x.data(), y.data(), 4));
 }
 CPP
+}
+echo "compiler: $($cxx --version | head -n 1); flags: $flags"
+echo
+echo "| translation unit | seconds | peak MB |"
+echo "|---|---|---|"
+for e in linear_regression custom_expression fashion_mnist; do measure "examples/$e.cpp" "examples/$e.cpp"; done
+for n in ${*:-4 16 32 64}; do
+  layers=$(yes 'ingot::nn::Dense<32, 32>, ingot::nn::Tanh' | head -n "$n" | paste -sd, -)
+  deep "$tmp/deep$n.cpp" "$n" "$layers"
   measure "MLP of $n hidden layers (train step)" "$tmp/deep$n.cpp"
+done
+for n in ${*:-4 16 32 64}; do
+  layers=$(yes 'ingot::nn::Dense<32, 32>, ingot::nn::BatchNorm1d<32>, ingot::nn::Tanh, ingot::nn::Dropout<0.1>' |
+           head -n "$n" | paste -sd, -)
+  deep "$tmp/norm$n.cpp" "$n" "$layers"
+  measure "MLP of $n hidden layers with BatchNorm1d and Dropout (train step)" "$tmp/norm$n.cpp"
 done

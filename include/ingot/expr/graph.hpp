@@ -78,16 +78,26 @@ constexpr std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 // made per node: every further object or function instantiated with an
 // expression type costs the compiler a long symbol name, which is what
 // made compile time grow steeply with depth.
-template <class N, category Cat = N::cat>
-struct kind_props {
+// The hash of a short type's name: what tells apart nodes of the same
+// shape and operands (tanh and relu of x, a sum over rows or columns).
+template <class Kind>
+constexpr std::uint64_t kind_name_hash() {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : std::string_view(__PRETTY_FUNCTION__)) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h;
+}
+
+struct kind_defaults {
   static constexpr leaf_kind kind = leaf_kind::bound;
   static constexpr leaf_role role = leaf_role::none;
   static constexpr bool int_values = false, checks_batch = false, indexed = false;
   static constexpr std::size_t output_index = 0;
-  static constexpr std::uint64_t name_hash = 0;
 };
+template <class N, category Cat = N::cat>
+struct kind_props;
+// A leaf's type is short (its name, shape and role): it is its own kind.
 template <class N>
-struct kind_props<N, category::leaf> : kind_props<N, category::kernel> {
+struct kind_props<N, category::leaf> : kind_defaults {
   static constexpr leaf_kind kind = N::kind;
   static constexpr leaf_role role = N::role;
   static constexpr bool int_values = [] {
@@ -95,20 +105,23 @@ struct kind_props<N, category::leaf> : kind_props<N, category::kernel> {
     else return false;
   }();
   static constexpr bool checks_batch = requires { N::check_batch(std::size_t{}); };
-  static constexpr std::uint64_t name_hash = [] {
-    std::uint64_t h = 0;
-    if constexpr (requires { N::name.view(); })
-      for (char c : N::name.view()) h = mix(h, static_cast<unsigned char>(c));
-    return h;
-  }();
+  static constexpr std::uint64_t kind_hash = kind_name_hash<N>();
 };
 template <class N>
-struct kind_props<N, category::elementwise> : kind_props<N, category::kernel> {
+struct kind_props<N, category::elementwise> : kind_defaults {
   static constexpr bool indexed = op_indexed<typename N::op>;
+  static constexpr std::uint64_t kind_hash = kind_name_hash<typename N::op>();
+};
+// A kernel's kind is the type that holds its loop (matmul_kernel<TA, TB>,
+// sum_kernel<Axis>, ...), named by the node's `kind`.
+template <class N>
+struct kind_props<N, category::kernel> : kind_defaults {
+  static constexpr std::uint64_t kind_hash = kind_name_hash<typename N::kind>();
 };
 template <class N>
-struct kind_props<N, category::output> : kind_props<N, category::kernel> {
+struct kind_props<N, category::output> : kind_defaults {
   static constexpr std::size_t output_index = N::index;
+  static constexpr std::uint64_t kind_hash = 1;
 };
 
 template <class N>
@@ -140,13 +153,16 @@ struct output_dims<N, I, true> {
   static constexpr bool optional = N::output_optional(I);
 };
 
-// A node's hash: its kind, shape, outputs and name, then its operands'.
-constexpr std::uint64_t node_hash(const node_props& p, std::uint64_t name_hash,
+// A node's hash: its kind, shape and outputs, then its operands'. Two
+// nodes with equal hashes compute the same values and are one node: node
+// identity is by hash, never by address (the compiler does not fold
+// comparisons of addresses under AddressSanitizer).
+constexpr std::uint64_t node_hash(const node_props& p, std::uint64_t kind_hash,
                                   std::array<std::uint64_t, max_arity> children) {
   std::uint64_t h = mix(mix(mix(mix(mix(mix(static_cast<std::uint64_t>(p.cat), p.rows_ct), p.cols), p.arity),
                                   p.output_index),
                               p.outputs),
-                          name_hash);
+                          kind_hash);
   for (std::size_t c = 0; c < p.arity; ++c) h = mix(h, children[c]);
   return h;
 }
@@ -173,7 +189,7 @@ struct make_rec<N, type_list<C...>> {
                          .arity = sizeof...(C),
                          .outputs = num_outputs<N>,
                          .output_index = K::output_index},
-                        K::name_hash, {rec_of<C>::value.hash...}),
+                        K::kind_hash, {rec_of<C>::value.hash...}),
       {.cat = N::cat,
        .rows_ct = N::shape::rows_ct,
        .cols = N::shape::cols,
@@ -249,7 +265,7 @@ constexpr void walk(const node_rec* const* roots, std::size_t num_roots, Out& ou
   for (std::size_t i = 0; i <= mask; ++i) table[i] = no_node;
   auto find = [&](const node_rec* r) {
     for (std::size_t h = r->hash & mask;; h = (h + 1) & mask) {
-      if (table[h] == no_node || found[table[h]].rec == r) return table[h];
+      if (table[h] == no_node || found[table[h]].rec->hash == r->hash) return table[h];
     }
   };
   auto place = [&](std::size_t d) {
@@ -446,7 +462,7 @@ struct graph<type_list<Roots...>> {
   static constexpr const node_props& props(std::size_t k) { return table.rec[k]->props; }
   static constexpr std::size_t use_count(std::size_t k) { return table.first_use[k + 1] - table.first_use[k]; }
   static constexpr std::size_t child(std::size_t k, std::size_t slot) { return table.child[table.first_child[k] + slot]; }
-  // Id of the node whose record is r, or no_node (binary search by hash).
+  // Id of the node whose record is r, or no_node (a binary search by hash).
   static constexpr std::size_t find(const node_rec* r) {
     std::size_t lo = 0, hi = size;
     while (lo < hi) {
@@ -454,9 +470,7 @@ struct graph<type_list<Roots...>> {
       if (table.rec[table.by_hash[mid]]->hash < r->hash) lo = mid + 1;
       else hi = mid;
     }
-    for (; lo < size && table.rec[table.by_hash[lo]]->hash == r->hash; ++lo)
-      if (table.rec[table.by_hash[lo]] == r) return table.by_hash[lo];
-    return no_node;
+    return lo < size && table.rec[table.by_hash[lo]]->hash == r->hash ? table.by_hash[lo] : no_node;
   }
   template <class N>
   static constexpr std::size_t id_of = find(&rec_of<N>::value);

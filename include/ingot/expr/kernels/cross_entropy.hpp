@@ -13,6 +13,7 @@
 namespace ingot::expr {
 
 struct softmax_xent_kernel {
+  using kind = softmax_xent_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   static constexpr kernel_traits traits = row_kernel_traits;
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }

@@ -12,6 +12,7 @@ namespace ingot::expr {
 // without the operand types, which keeps compiled symbols short).
 template <bool TA, bool TB>
 struct matmul_kernel {
+  using kind = matmul_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   // Operands are packed, so they must be in memory; the bias + activation
   // pass that consumes the product runs on each finished tile; output rows
   // are rows (or, transposed, columns) of A, so they split freely.

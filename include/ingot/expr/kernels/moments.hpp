@@ -15,6 +15,7 @@ namespace ingot::expr {
 
 template <int Axis>
 struct moments_kernel {
+  using kind = moments_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   static constexpr kernel_traits traits{.operands_in_memory = true, .epilogue = false, .row_split = Axis == 1};
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }

@@ -13,6 +13,7 @@ namespace ingot::expr {
 inline constexpr kernel_traits row_kernel_traits{.operands_in_memory = true, .epilogue = false, .row_split = true};
 
 struct softmax_kernel {
+  using kind = softmax_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   static constexpr kernel_traits traits = row_kernel_traits;
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
@@ -24,6 +25,7 @@ struct softmax_kernel {
 };
 
 struct log_softmax_kernel {
+  using kind = log_softmax_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   static constexpr kernel_traits traits = row_kernel_traits;
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }

@@ -11,6 +11,7 @@ namespace ingot::expr {
 
 template <int Axis>
 struct sum_kernel {
+  using kind = sum_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
   static constexpr kernel_traits traits{.operands_in_memory = false, .epilogue = false, .row_split = Axis == 1};
 
   template <class T>
