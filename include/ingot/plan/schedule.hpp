@@ -233,29 +233,77 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
   }
 
   // Packing, first fit, in the order slots are written (their order of
-  // creation); only the slots still alive are searched.
+  // creation). A slot's memory returns to a list of free holes, sorted by
+  // offset and merged with its neighbours, once the step after its last
+  // read begins; new slots take the first hole that fits, or the top.
+  constexpr std::size_t cap = slot_capacity<G>();
+  std::array<std::size_t, cap> by_end{};  // slot ids by their last read (a counting sort)
+  {
+    std::array<std::size_t, n + 2> first{};
+    for (std::size_t i = 0; i < s; ++i) ++first[d.slots[i].end + 1];
+    for (std::size_t t = 0; t <= n; ++t) first[t + 1] += first[t];
+    for (std::size_t i = 0; i < s; ++i) by_end[first[d.slots[i].end]++] = i;
+  }
+  std::array<std::size_t, cap + 1> hole_at{}, hole_size{};  // free holes below the top, by offset
   auto pack = [&](slot_kind kind, std::size_t& total, std::size_t& unpacked) {
-    std::array<std::size_t, slot_capacity<G>()> live{};  // slot ids, by increasing offset
-    std::size_t count = 0;
+    std::size_t holes = 0, released = 0;
+    auto release = [&](std::size_t at, std::size_t size) {
+      std::size_t pos = 0;
+      while (pos < holes && hole_at[pos] < at) ++pos;
+      for (std::size_t h = holes; h > pos; --h) {
+        hole_at[h] = hole_at[h - 1];
+        hole_size[h] = hole_size[h - 1];
+      }
+      hole_at[pos] = at;
+      hole_size[pos] = size;
+      ++holes;
+      if (pos + 1 < holes && hole_at[pos] + hole_size[pos] == hole_at[pos + 1]) {  // merge with the next
+        hole_size[pos] += hole_size[pos + 1];
+        for (std::size_t h = pos + 1; h + 1 < holes; ++h) {
+          hole_at[h] = hole_at[h + 1];
+          hole_size[h] = hole_size[h + 1];
+        }
+        --holes;
+      }
+      if (pos > 0 && hole_at[pos - 1] + hole_size[pos - 1] == hole_at[pos]) {  // and with the previous
+        hole_size[pos - 1] += hole_size[pos];
+        for (std::size_t h = pos; h + 1 < holes; ++h) {
+          hole_at[h] = hole_at[h + 1];
+          hole_size[h] = hole_size[h + 1];
+        }
+        --holes;
+      }
+    };
     for (std::size_t i = 0; i < s; ++i) {
       slot_info& si = d.slots[i];
       if (si.kind != kind) continue;
       unpacked += si.size;
-      std::size_t kept = 0;
-      for (std::size_t j = 0; j < count; ++j)
-        if (d.slots[live[j]].end >= si.start) live[kept++] = live[j];
-      count = kept;
-      std::size_t at = 0, pos = 0;
-      for (; pos < count; ++pos) {
-        const slot_info& lj = d.slots[live[pos]];
-        if (lj.offset >= at + si.size) break;
-        at = max_of(at, lj.offset + lj.size);
+      for (; released < s && d.slots[by_end[released]].end < si.start; ++released) {
+        const slot_info& dead = d.slots[by_end[released]];
+        if (dead.kind == kind && by_end[released] < i) release(dead.offset, dead.size);
       }
-      si.offset = at;
-      for (std::size_t j = count; j > pos; --j) live[j] = live[j - 1];
-      live[pos] = i;
-      ++count;
-      total = max_of(total, at + si.size);
+      std::size_t h = 0;
+      while (h < holes && hole_size[h] < si.size) ++h;
+      if (h < holes) {
+        si.offset = hole_at[h];
+        hole_at[h] += si.size;
+        hole_size[h] -= si.size;
+        if (hole_size[h] == 0) {
+          for (std::size_t q = h; q + 1 < holes; ++q) {
+            hole_at[q] = hole_at[q + 1];
+            hole_size[q] = hole_size[q + 1];
+          }
+          --holes;
+        }
+      } else if (holes > 0 && hole_at[holes - 1] + hole_size[holes - 1] == total) {
+        // The last hole touches the top: grow the region by what is missing.
+        si.offset = hole_at[holes - 1];
+        total = si.offset + si.size;
+        --holes;
+      } else {
+        si.offset = total;
+        total += si.size;
+      }
     }
   };
   pack(slot_kind::rows, d.row_units, d.unpacked_row_units);
