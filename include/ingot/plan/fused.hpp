@@ -79,10 +79,14 @@ struct skeleton_eval<sk_indexed<Op, I...>> {
 };
 
 // Out of line, so that the nodes sharing a skeleton share its code.
+// The plan's per-node glue, always inlined into its step, so that each
+// step compiles as one small function.
 #if defined(__GNUC__)
 #define INGOT_SHARED_CODE __attribute__((noinline))
+#define INGOT_STEP_GLUE __attribute__((always_inline)) inline
 #else
 #define INGOT_SHARED_CODE
+#define INGOT_STEP_GLUE inline
 #endif
 
 template <class Skel, class T>

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/expr/grad.hpp"
@@ -31,6 +32,13 @@ template <class Root>
 struct bound_output {};
 
 namespace detail {
+[[noreturn]] inline void unbound_leaf(std::string_view name) {
+  throw std::logic_error("ingot: leaf '" + std::string(name) + "' is not bound");
+}
+[[noreturn]] inline void unbound_output() {
+  throw std::logic_error("ingot: an output of this plan is written to memory given by bind_output, and none was given");
+}
+
 // A kernel's run, called out of line: every node of the same kernel (and
 // the same kind of operand) shares one compiled copy.
 template <auto Run, class Ctx>
@@ -129,12 +137,35 @@ class basic_plan {
     return a;
   }
   static constexpr auto is_step = [](std::size_t k) { return sched.executes[k]; };
-  static constexpr auto is_checked_leaf = [](std::size_t k) {
-    const auto& p = G::props(k);
-    return p.cat == expr::category::leaf && (p.kind == expr::leaf_kind::bound || p.checks_batch);
+  static constexpr auto is_bound_leaf = [](std::size_t k) {
+    return G::props(k).cat == expr::category::leaf && G::props(k).kind == expr::leaf_kind::bound;
   };
+  static constexpr auto is_batch_checked = [](std::size_t k) { return G::props(k).checks_batch; };
   static constexpr auto steps = ids<count_ids(is_step)>(is_step);
-  static constexpr auto checked_leaves = ids<count_ids(is_checked_leaf)>(is_checked_leaf);
+  static constexpr auto batch_checked = ids<count_ids(is_batch_checked)>(is_batch_checked);
+  // The slots of bound leaves with the leaves' names, and the slots a
+  // caller must bind with bind_output, checked by one loop each per run.
+  static constexpr auto bound_leaves = ids<count_ids(is_bound_leaf)>(is_bound_leaf);
+  static constexpr auto bound_leaf_slots = [] {
+    std::array<std::size_t, bound_leaves.size()> a{};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = sched.slot[bound_leaves[i]];
+    return a;
+  }();
+  static constexpr auto bound_leaf_names = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::string_view, sizeof...(I)>{node<bound_leaves[I]>::name.view()...};
+  }(std::make_index_sequence<bound_leaves.size()>{});
+  static constexpr std::size_t count_bound_roots() {
+    std::size_t c = 0;
+    for (std::size_t s = 0; s < num_slots; ++s) c += sched.slots[s].kind == slot_kind::root;
+    return c;
+  }
+  static constexpr auto bound_root_slots = [] {
+    std::array<std::size_t, count_bound_roots()> a{};
+    std::size_t c = 0;
+    for (std::size_t s = 0; s < num_slots; ++s)
+      if (sched.slots[s].kind == slot_kind::root) a[c++] = s;
+    return a;
+  }();
 
   template <std::size_t R>
   static constexpr bool root_has_storage() {
@@ -217,10 +248,13 @@ class basic_plan {
       throw std::invalid_argument("ingot: batch of " + std::to_string(batch_size) + " rows; this plan takes 1 to " +
                                   std::to_string(capacity_));
     batch_ = batch_size;
+    for (std::size_t i = 0; i < bound_leaf_slots.size(); ++i)
+      if (!slot_ptr_[bound_leaf_slots[i]]) detail::unbound_leaf(bound_leaf_names[i]);
+    for (std::size_t s : bound_root_slots)
+      if (!slot_ptr_[s]) detail::unbound_output();
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (check_leaf<checked_leaves[I]>(), ...);
-    }(std::make_index_sequence<checked_leaves.size()>{});
-    [&]<std::size_t... R>(std::index_sequence<R...>) { (check_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
+      (node<batch_checked[I]>::check_batch(batch_), ...);
+    }(std::make_index_sequence<batch_checked.size()>{});
     [&]<std::size_t... I>(std::index_sequence<I...>) { (exec<steps[I]>(), ...); }(std::make_index_sequence<steps.size()>{});
     [&]<std::size_t... R>(std::index_sequence<R...>) { (copy_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
   }
@@ -244,24 +278,6 @@ class basic_plan {
       return 0;
   }
 
-  template <std::size_t K>
-  void check_leaf() const {
-    if constexpr (props<K>.cat == expr::category::leaf) {
-      if constexpr (props<K>.kind == expr::leaf_kind::bound) {
-        if (!slot_ptr_[slot_of<K>])
-          throw std::logic_error("ingot: leaf '" + std::string(node<K>::name.view()) + "' is not bound");
-      }
-      if constexpr (props<K>.checks_batch) node<K>::check_batch(batch_);
-    }
-  }
-  template <std::size_t R>
-  void check_output() const {
-    if constexpr (first_root[R] == R && sched.slots[sched.slot[root_node[R]]].kind == slot_kind::root) {
-      if (!slot_ptr_[slot_of<root_node[R]>])
-        throw std::logic_error("ingot: output " + std::to_string(R) + " of this plan is written to memory given by "
-                               "bind_output, and none was given");
-    }
-  }
   template <std::size_t R>
   void copy_output() {
     if constexpr (first_root[R] != R) {
@@ -273,7 +289,7 @@ class basic_plan {
 
   // Node K's values in memory: T, or std::int32_t for labels.
   template <std::size_t K>
-  auto storage() const {
+  INGOT_STEP_GLUE auto storage() const {
     if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[slot_of<K>]);
     else return static_cast<T*>(slot_ptr_[slot_of<K>]);
   }
@@ -319,31 +335,30 @@ class basic_plan {
     return p.rows_ct == 1 ? read_mode::row : read_mode::column;
   }
 
+  // Where the inputs of node K's operands start, given K's own start.
+  static constexpr std::array<std::size_t, expr::max_arity> child_bases(std::size_t k, std::size_t base) {
+    std::array<std::size_t, expr::max_arity> b{};
+    for (std::size_t c = 0; c < G::props(k).arity; ++c) {
+      b[c] = base;
+      base += count_inputs(G::child(k, c), false);
+    }
+    return b;
+  }
+
   // The skeleton (see fused.hpp) of node K inside a tree whose output has
-  // shape Rows x Cols, its inputs numbered from Base.
-  template <std::size_t K, std::size_t Base, std::size_t Rows, std::size_t Cols, bool Expand = false>
+  // shape Rows x Cols, its inputs numbered from Base. Class templates only:
+  // computing a type this way instantiates no function.
+  template <std::size_t K, std::size_t Base, std::size_t Rows, std::size_t Cols, bool Expand = false,
+            bool Input = !Expand && is_input(K), class Seq = std::make_index_sequence<props<K>.arity>>
   struct skeleton {
-    template <std::size_t... C>
-    static auto ops(std::index_sequence<C...>) {
-      constexpr std::array<std::size_t, sizeof...(C)> child = {G::child(K, C)...};
-      constexpr std::array<std::size_t, sizeof...(C)> base = [&] {
-        std::array<std::size_t, sizeof...(C)> b{};
-        std::size_t at = Base;
-        for (std::size_t c = 0; c < sizeof...(C); ++c) {
-          b[c] = at;
-          at += count_inputs(child[c], false);
-        }
-        return b;
-      }();
-      using Op = typename node<K>::op;
-      if constexpr (props<K>.indexed) return sk_indexed<Op, base[C]...>{};
-      else return sk_op<Op, typename skeleton<child[C], base[C], Rows, Cols>::type...>{};
-    }
-    static auto make() {
-      if constexpr (!Expand && is_input(K)) return sk_input<Base, mode_of(K, Rows, Cols)>{};
-      else return ops(std::make_index_sequence<props<K>.arity>{});
-    }
-    using type = decltype(make());
+    using type = sk_input<Base, mode_of(K, Rows, Cols)>;
+  };
+  template <std::size_t K, std::size_t Base, std::size_t Rows, std::size_t Cols, bool Expand, std::size_t... C>
+  struct skeleton<K, Base, Rows, Cols, Expand, false, std::index_sequence<C...>> {
+    static constexpr auto base = child_bases(K, Base);
+    using op = typename node<K>::op;
+    using type = std::conditional_t<props<K>.indexed, sk_indexed<op, base[C]...>,
+                                    sk_op<op, typename skeleton<G::child(K, C), base[C], Rows, Cols>::type...>>;
   };
   template <std::size_t K, bool Expand>
   using tree_skeleton = typename skeleton<K, 0, props<K>.rows_ct, props<K>.cols, Expand>::type;
@@ -355,15 +370,15 @@ class basic_plan {
     static constexpr auto ids = tree_inputs<K, Expand>;
     std::array<const void*, ids.size() + 1> in{};
     std::array<T, ids.size() + 1> values{};
-    tree_args(const basic_plan& plan) {
+    INGOT_STEP_GLUE tree_args(const basic_plan& plan) {
       [&]<std::size_t... I>(std::index_sequence<I...>) {
         ((plan.template gather<ids[I]>(in[I], values[I])), ...);
       }(std::make_index_sequence<ids.size()>{});
     }
-    pass_args<T> args(T* out, std::size_t cols) const { return {in.data(), values.data(), out, cols}; }
+    INGOT_STEP_GLUE pass_args<T> args(T* out, std::size_t cols) const { return {in.data(), values.data(), out, cols}; }
   };
   template <std::size_t K>
-  void gather(const void*& in, T& value) const {
+  INGOT_STEP_GLUE void gather(const void*& in, T& value) const {
     if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar)
       value = static_cast<T>(node<K>::value(batch_));
     else
@@ -378,24 +393,46 @@ class basic_plan {
 
   // Kernel K with its operands, outputs and (if it carries one) the tile
   // epilogue of the pass that consumes it.
+  // A kernel's operands and outputs, as the slots and shapes its context takes.
+  struct kernel_layout {
+    std::array<std::size_t, expr::max_arity> operand_slot{}, operand_rows{}, operand_cols{};
+    std::array<std::size_t, expr::max_outputs> output_slot{}, output_cols{};
+  };
+  static constexpr kernel_layout layout_of(std::size_t k) {
+    kernel_layout l{};
+    const auto& p = G::props(k);
+    for (std::size_t i = 0; i < p.arity; ++i) {
+      const std::size_t c = G::child(k, i);
+      l.operand_slot[i] = sched.slot[c];
+      l.operand_rows[i] = G::props(c).rows_ct;
+      l.operand_cols[i] = G::props(c).cols;
+    }
+    for (std::size_t o = 0; o < p.outputs; ++o) {
+      l.output_slot[o] = sched.out_slot[k][o];
+      l.output_cols[o] = p.out_cols[o];
+    }
+    return l;
+  }
+
   template <std::size_t K>
-  void run_kernel(const simd::tile_epilogue& tile) const {
+  INGOT_STEP_GLUE void run_kernel(const simd::tile_epilogue& tile) const {
     constexpr auto& p = props<K>;
     constexpr bool lazy = !p.traits.operands_in_memory;
     static_assert(!lazy || p.arity == 1, "ingot: a kernel that computes its operand in its own loop has one operand");
+    static constexpr kernel_layout layout = layout_of(K);
     using skel = std::conditional_t<lazy, tree_skeleton<G::child(K, 0), false>, void>;
     kernel_context<T, skel, lazy && reads_flat<G::child(K, 0)>()> ctx;
     ctx.batch_rows = batch_;
-    ctx.last_row = p.rows_ct == batch ? batch_ : p.rows_ct;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((ctx.operands[I] = operand_ptr<G::child(K, I), lazy>(),
-        ctx.operand_rows[I] = rows_of(G::props(G::child(K, I)).rows_ct),
-        ctx.operand_cols[I] = G::props(G::child(K, I)).cols),
-       ...);
-    }(std::make_index_sequence<p.arity>{});
-    [&]<std::size_t... O>(std::index_sequence<O...>) {
-      ((ctx.outputs[O] = output_storage<K, O>(), ctx.output_cols[O] = p.out_cols[O]), ...);
-    }(std::make_index_sequence<p.outputs>{});
+    ctx.last_row = rows_of(p.rows_ct);
+    for (std::size_t i = 0; i < p.arity; ++i) {
+      ctx.operands[i] = layout.operand_slot[i] == no_node ? nullptr : slot_ptr_[layout.operand_slot[i]];
+      ctx.operand_rows[i] = rows_of(layout.operand_rows[i]);
+      ctx.operand_cols[i] = layout.operand_cols[i];
+    }
+    for (std::size_t o = 0; o < p.outputs; ++o) {
+      ctx.outputs[o] = layout.output_slot[o] == no_node ? nullptr : static_cast<T*>(slot_ptr_[layout.output_slot[o]]);
+      ctx.output_cols[o] = layout.output_cols[o];
+    }
     ctx.scratch_memory = scratch_;
     ctx.tile = tile;
     constexpr auto kernel = &node<K>::template run<decltype(ctx)>;
@@ -404,24 +441,15 @@ class basic_plan {
       ctx.lazy_args = lazy_in.args(nullptr, G::props(G::child(K, 0)).cols);
       detail::call_kernel<kernel>(ctx);
     } else {
+      static_assert(p.arity == 0 || [] {
+        for (std::size_t i = 0; i < p.arity; ++i)
+          if (layout_of(K).operand_slot[i] == no_node) return false;
+        return true;
+      }(), "ingot: internal error, a kernel operand without storage");
       detail::call_kernel<kernel>(ctx);
     }
   }
-  template <std::size_t C, bool Lazy>
-  const void* operand_ptr() const {
-    if constexpr (Lazy) return nullptr;
-    else {
-      static_assert(slot_of<C> != no_node, "ingot: internal error, a kernel operand without storage");
-      return slot_ptr_[slot_of<C>];
-    }
-  }
-  std::size_t rows_of(std::size_t rows_ct) const { return rows_ct == batch ? batch_ : rows_ct; }
-  template <std::size_t K, std::size_t O>
-  T* output_storage() const {
-    constexpr std::size_t s = sched.out_slot[K][O];
-    if constexpr (s == no_node) return nullptr;
-    else return static_cast<T*>(slot_ptr_[s]);
-  }
+  INGOT_STEP_GLUE std::size_t rows_of(std::size_t rows_ct) const { return rows_ct == batch ? batch_ : rows_ct; }
 
   // One step: a fused pass (with the kernel it carries as its epilogue
   // host, if any), or a kernel.
