@@ -6,6 +6,7 @@
 // the values a model keeps but does not train in the same layout.
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,36 @@ template <class T, class Params>
 class param_arena {
   using layout = arena_layout<Params>;
   static constexpr auto offsets_ = layout::template offsets<T>();
+  // Entry indices ordered by a hash of their names, for lookups by name at
+  // compile time (comparing hashes is far cheaper for the compiler than
+  // comparing strings).
+  static constexpr std::uint64_t name_hash(std::string_view name) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    return h;
+  }
+  static constexpr std::array<std::uint64_t, layout::count> hashes_ = [] {
+    std::array<std::uint64_t, layout::count> h{};
+    for (std::size_t i = 0; i < layout::count; ++i) h[i] = name_hash(layout::names[i]);
+    return h;
+  }();
+  static constexpr auto sorted_ = [] {
+    std::array<std::size_t, layout::count> a{};
+    for (std::size_t i = 0; i < layout::count; ++i) a[i] = i;
+    for (std::size_t i = 1; i < layout::count; ++i)
+      for (std::size_t j = i; j > 0 && hashes_[a[j]] < hashes_[a[j - 1]]; --j) {
+        const std::size_t t = a[j];
+        a[j] = a[j - 1];
+        a[j - 1] = t;
+      }
+    return a;
+  }();
+  static_assert([] {
+    for (std::size_t i = 1; i < layout::count; ++i)
+      if (hashes_[sorted_[i]] == hashes_[sorted_[i - 1]] && layout::names[sorted_[i]] == layout::names[sorted_[i - 1]])
+        return false;
+    return true;
+  }(), "ingot: two entries of a model's parameters (or state) have the same name");
 
  public:
   using value_type = T;
@@ -70,6 +101,22 @@ class param_arena {
   // PyTorch shape: [rows, cols] for a matrix, [cols] for a vector.
   static constexpr std::array<std::size_t, 2> torch_shape(std::size_t k) { return {layout::rows[k], layout::cols[k]}; }
   static constexpr bool is_matrix(std::size_t k) { return layout::is_matrix[k]; }
+
+  // Index of the entry named name, or count when there is none (a binary
+  // search over the names sorted once at compile time).
+  static constexpr std::size_t index_of_name(std::string_view name) {
+    const std::uint64_t h = name_hash(name);
+    std::size_t lo = 0, hi = count;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (hashes_[sorted_[mid]] < h) lo = mid + 1;
+      else hi = mid;
+    }
+    for (; lo < count && hashes_[sorted_[lo]] == h; ++lo)
+      if (layout::names[sorted_[lo]] == name) return sorted_[lo];
+    return static_cast<std::size_t>(-1);
+  }
+  T* value_at(std::size_t k) { return values_.data() + offsets_[k]; }
 
   std::span<T> find(std::string_view name, std::string_view what = "parameter") {
     for (std::size_t k = 0; k < count; ++k)

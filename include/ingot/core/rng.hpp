@@ -38,12 +38,14 @@ class rng {
     while (v >= limit);
     return v % n;
   }
+  // Out of line: every layer's initialisation calls these, and a model of
+  // many layers would otherwise compile one inlined copy per layer.
   template <class T>
-  void fill_uniform(std::span<T> out, double lo, double hi) {
+  [[gnu::noinline]] void fill_uniform(std::span<T> out, double lo, double hi) {
     for (auto& v : out) v = static_cast<T>(uniform(lo, hi));
   }
   template <class T>
-  void fill_normal(std::span<T> out, double mean = 0, double stddev = 1) {
+  [[gnu::noinline]] void fill_normal(std::span<T> out, double mean = 0, double stddev = 1) {
     for (auto& v : out) v = static_cast<T>(mean + stddev * normal());
   }
   // Fisher-Yates.

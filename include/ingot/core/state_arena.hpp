@@ -60,6 +60,9 @@ class state_arena<T, type_list<V...>, type_list<C...>> {
   static constexpr std::string_view value_name(std::size_t k) { return value_arena::name(k); }
   std::int64_t& counter_at(std::size_t k) { return counters_[k]; }
 
+  static constexpr std::size_t index_of_name(std::string_view name) { return value_arena::index_of_name(name); }
+  T* value_at(std::size_t k) { return values_.value_at(k); }
+
   std::span<T> find(std::string_view name) { return values_.find(name, "state value"); }
   std::int64_t& find_counter(std::string_view name) {
     for (std::size_t k = 0; k < counter_count; ++k)

@@ -64,25 +64,51 @@ inline constexpr std::size_t index_in_v = index_in<T, List>::value;
 template <class T, class List>
 inline constexpr bool contains_v = index_in_v<T, List> < List::size;
 
-// Concatenation, so that lists can be built with fold expressions.
-template <class... A, class... B>
-constexpr type_list<A..., B...> operator+(type_list<A...>, type_list<B...>) { return {}; }
+// Concatenation of any number of lists. A metafunction rather than an
+// operator: an operator on lists of expression types would have the
+// compiler weigh every expression operator (found through the element
+// types) at each step.
+namespace detail {
+template <class... Lists>
+struct concat;
+template <>
+struct concat<> {
+  using type = type_list<>;
+};
+template <class... A>
+struct concat<type_list<A...>> {
+  using type = type_list<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct concat<type_list<A...>, type_list<B...>, Rest...> : concat<type_list<A..., B...>, Rest...> {};
+template <class... A, class... B, class... C, class... D, class... Rest>
+struct concat<type_list<A...>, type_list<B...>, type_list<C...>, type_list<D...>, Rest...>
+    : concat<type_list<A..., B..., C..., D...>, Rest...> {};
+}  // namespace detail
+template <class... Lists>
+using concat_t = typename detail::concat<Lists...>::type;
 
 template <class List, template <class> class Pred>
 struct filter;
 template <class... Ts, template <class> class Pred>
 struct filter<type_list<Ts...>, Pred> {
-  using type = decltype((type_list<>{} + ... + std::conditional_t<Pred<Ts>::value, type_list<Ts>, type_list<>>{}));
+  using type = concat_t<std::conditional_t<Pred<Ts>::value, type_list<Ts>, type_list<>>...>;
 };
 template <class List, template <class> class Pred>
 using filter_t = typename filter<List, Pred>::type;
 
 // The types of A followed by those of B that A does not hold.
 template <class A, class B>
-struct join_distinct;
+struct join_distinct_lists;
 template <class A, class... B>
-struct join_distinct<A, type_list<B...>> {
-  using type = decltype((A{} + ... + std::conditional_t<contains_v<B, A>, type_list<>, type_list<B>>{}));
+struct join_distinct_lists<A, type_list<B...>> {
+  using type = concat_t<A, std::conditional_t<contains_v<B, A>, type_list<>, type_list<B>>...>;
+};
+template <class A, class B>
+struct join_distinct : join_distinct_lists<A, B> {};
+template <class A>
+struct join_distinct<A, A> {
+  using type = A;
 };
 template <class A, class B>
 using join_distinct_t = typename join_distinct<A, B>::type;

@@ -22,10 +22,8 @@ template <class Updates>
 struct update_targets;
 template <class... U>
 struct update_targets<type_list<U...>> {
-  using values = decltype((type_list<>{} + ... +
-                           std::conditional_t<is_assign<U>::value, type_list<typename U::target>, type_list<>>{}));
-  using counters = decltype((type_list<>{} + ... +
-                             std::conditional_t<is_assign<U>::value, type_list<>, type_list<typename U::target>>{}));
+  using values = concat_t<std::conditional_t<is_assign<U>::value, type_list<typename U::target>, type_list<>>...>;
+  using counters = concat_t<std::conditional_t<is_assign<U>::value, type_list<>, type_list<typename U::target>>...>;
 };
 }  // namespace detail
 

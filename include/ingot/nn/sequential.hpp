@@ -108,8 +108,7 @@ struct sequential_graph {
   using train_output = expr::named<detail::output_of_layer<layers, sizeof...(Layers) - 1, mode::train>>;
   using eval_output = expr::named<detail::output_of_layer<layers, sizeof...(Layers) - 1, mode::eval>>;
   template <std::size_t... I>
-  static auto collect_rules(std::index_sequence<I...>)
-      -> decltype((type_list<>{} + ... + typename detail::layer_rules<layers, I>::type{}));
+  static auto collect_rules(std::index_sequence<I...>) -> concat_t<typename detail::layer_rules<layers, I>::type...>;
   using updates = decltype(collect_rules(std::index_sequence_for<Layers...>{}));
 
   template <class Arena>

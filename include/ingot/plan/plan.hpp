@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/expr/grad.hpp"
@@ -146,6 +147,11 @@ class basic_plan {
   // The slots of bound leaves with the leaves' names, and the slots a
   // caller must bind with bind_output, checked by one loop each per run.
   static constexpr auto bound_leaves = ids<count_ids(is_bound_leaf)>(is_bound_leaf);
+  static constexpr auto root_slots = [] {
+    std::array<std::size_t, num_roots> a{};
+    for (std::size_t r = 0; r < num_roots; ++r) a[r] = sched.slot[G::table.root[r]];
+    return a;
+  }();
   static constexpr auto bound_leaf_slots = [] {
     std::array<std::size_t, bound_leaves.size()> a{};
     for (std::size_t i = 0; i < a.size(); ++i) a[i] = sched.slot[bound_leaves[i]];
@@ -226,12 +232,24 @@ class basic_plan {
   template <class Leaf>
   static constexpr bool reads() { return G::template contains<Leaf>; }
 
+  // Every leaf of the given role whose name is in Arena (a parameter or a
+  // state arena) is pointed at the arena's values of that name. The names
+  // are matched at compile time; the binding is one loop.
+  template <expr::leaf_role Role, class Arena>
+  void bind_by_name(Arena& arena) {
+    static constexpr auto pairs = match_names<Role, Arena>();
+    for (const auto& [slot, index] : pairs) slot_ptr_[slot] = arena.value_at(index);
+  }
+
   // Root R is written to dst (e.g. a slot of a gradient arena) instead of
   // the plan's own buffer.
   template <std::size_t R>
   void bind_output(T* dst) {
-    out_[R] = dst;
-    if constexpr (first_root[R] == R) slot_ptr_[slot_of<root_node[R]>] = dst;
+    bind_output(R, dst);
+  }
+  void bind_output(std::size_t r, T* dst) {
+    out_[r] = dst;
+    if (first_root[r] == r) slot_ptr_[root_slots[r]] = dst;
   }
 
   // Root R's values after run (rows x cols of its shape, row-major).
@@ -285,6 +303,25 @@ class basic_plan {
       if (out_[R] && out_[R] != src)
         std::memcpy(out_[R], src, node<root_node[R]>::shape::size(batch_) * sizeof(T));
     }
+  }
+
+  // (slot, arena index) of every bound leaf of the role named in Arena.
+  template <expr::leaf_role Role, class Arena>
+  static constexpr auto match_names() {
+    constexpr auto count = [] {
+      std::size_t c = 0;
+      for (std::size_t i = 0; i < bound_leaves.size(); ++i)
+        if (G::props(bound_leaves[i]).role == Role && Arena::index_of_name(bound_leaf_names[i]) != no_node) ++c;
+      return c;
+    }();
+    std::array<std::pair<std::size_t, std::size_t>, count> out{};
+    std::size_t c = 0;
+    for (std::size_t i = 0; i < bound_leaves.size(); ++i) {
+      if (G::props(bound_leaves[i]).role != Role) continue;
+      const std::size_t index = Arena::index_of_name(bound_leaf_names[i]);
+      if (index != no_node) out[c++] = {bound_leaf_slots[i], index};
+    }
+    return out;
   }
 
   // Node K's values in memory: T, or std::int32_t for labels.

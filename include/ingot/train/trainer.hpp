@@ -79,8 +79,7 @@ struct train_root_list<Loss, type_list<P...>, type_list<U...>> {
   using assigns = filter_t<type_list<U...>, nn::is_assign>;
   template <class... A>
   static auto values(type_list<A...>) -> type_list<typename A::value...>;
-  using type = decltype(type_list<Loss, plan::bound_output<expr::grad_t<Loss, P>>...>{} +
-                        values(assigns{}));
+  using type = concat_t<type_list<Loss, plan::bound_output<expr::grad_t<Loss, P>>...>, decltype(values(assigns{}))>;
 };
 }  // namespace detail
 
@@ -147,9 +146,7 @@ class Trainer {
     if (train_ && train_->capacity() >= batch) return;
     train_.emplace(batch);
     bind_model(*train_);
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (train_->template bind_output<K + 1>(grads_.data() + arena_type::offset(K)), ...);
-    }(std::make_index_sequence<params::size>{});
+    for (std::size_t k = 0; k < params::size; ++k) train_->bind_output(1 + k, grads_.data() + arena_type::offset(k));
     [&]<class... R>(type_list<R...>) {
       std::size_t k = 0;
       ((masks_[k] = aligned_buffer<T>(batch * R::shape::cols), train_->template bind<R>(masks_[k].data()), ++k),
@@ -261,12 +258,8 @@ class Trainer {
   // Points a plan at the model's parameters and state.
   template <class Plan>
   void bind_model(Plan& plan) {
-    [&]<class... P>(type_list<P...>) {
-      (plan.template bind<P>(model_.arena().template get<P>().data()), ...);
-    }(params{});
-    [&]<class... S>(type_list<S...>) {
-      (plan.template bind<S>(model_.state().template get<S>().data()), ...);
-    }(typename Model::state_values{});
+    plan.template bind_by_name<expr::leaf_role::param>(model_.arena());
+    plan.template bind_by_name<expr::leaf_role::state>(model_.state());
   }
 
   void draw_masks(std::size_t n) {
