@@ -5,8 +5,12 @@
 // the new state (running statistics); then the state is committed and the
 // optimizer updates the arena in one pass. evaluate and predict run the
 // evaluation form. After the first step nothing allocates.
+#include <boost/hana/fold.hpp>
+#include <boost/hana/tuple.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -21,6 +25,8 @@
 #include "ingot/plan/plan.hpp"
 
 namespace ingot::train {
+
+namespace hana = boost::hana;
 
 struct fit_options {
   std::size_t epochs = 1;
@@ -197,8 +203,11 @@ class Trainer {
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds});
-      bool go_on = true;
-      ((go_on = notify(callbacks, history.back()) && go_on), ...);
+      // Every callback is called (none is skipped because an earlier one
+      // asked to stop); training stops if any returned false.
+      const bool go_on = hana::fold(hana::make_tuple(std::ref(callbacks)...), true, [&](bool go, auto callback) {
+        return notify(callback.get(), history.back()) && go;
+      });
       if (!go_on) break;
     }
     return history;
