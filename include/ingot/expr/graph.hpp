@@ -505,17 +505,10 @@ struct graph_nodes {
   using resolved = decltype(resolve(std::make_index_sequence<G::size>{}));
   template <std::size_t K>
   using at = typename detail::node_at<G, K>::type;
-  template <std::size_t... I>
-  static auto all(std::index_sequence<I...>) -> type_list<at<I>...>;
-  using order = decltype(all(std::make_index_sequence<G::size>{}));
 };
 
 template <class G, std::size_t K>
 using node_t = typename graph_nodes<G>::template at<K>;
-
-// All nodes reachable from Roots, operands first.
-template <class... Roots>
-using topo_order_t = typename graph_nodes<graph_of<Roots...>>::order;
 
 // The bound leaves of G with the given role (parameters, state, random
 // masks, data), in id order, as a type_list.

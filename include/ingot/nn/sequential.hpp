@@ -39,10 +39,22 @@ struct layer_input;
 // Whether any of layers 0..I has distinct training and evaluation forms.
 // Until the first such layer the evaluation form is the training form's
 // very nodes, so a model without Dropout or BatchNorm has one graph.
+template <class L, class X>
+struct probe_input {
+  using type = X;
+};
+template <class L, class X>
+  requires requires { L::in_features; }
+struct probe_input<L, X> {
+  using type = expr::data_leaf<"probe", L::in_features>;
+};
+
 template <class Layers, std::size_t I>
 struct modes_differ_upto {
   using L = type_at_t<I, Layers>;
-  using X = typename layer_input<Layers, I, mode::train>::type;
+  // Asked with an input of the layer's own size, so that a size mismatch
+  // is reported by the size check, not from inside the layer.
+  using X = typename probe_input<L, typename layer_input<Layers, I, mode::train>::type>::type;
   static constexpr bool value = requires { L::template forward<index_prefix<I>(), mode::train>(X{}); } ||
                                 modes_differ_upto<Layers, I - 1>::value;
 };
@@ -88,11 +100,21 @@ struct layer_output {
   using type = typename forward_or_pass<sizes_agree<L, X, I>(), L, I, M, X>::type;
 };
 
-// The update rules of layer I, applied to its input in the training form.
+// The update rules of layer I, applied to its input in the training form
+// (none after a size mismatch, whose message is then the only error).
+template <bool SizesAgree, class L, std::size_t I, class X>
+struct rules_or_none {
+  using type = type_list<>;
+};
+template <class L, std::size_t I, class X>
+struct rules_or_none<true, L, I, X> {
+  using type = decltype(layer_updates<L, index_prefix<I>()>(X{}));
+};
 template <class Layers, std::size_t I>
 struct layer_rules {
-  using type = decltype(layer_updates<type_at_t<I, Layers>, index_prefix<I>()>(
-      typename layer_input<Layers, I, mode::train>::type{}));
+  using L = type_at_t<I, Layers>;
+  using X = typename layer_input<Layers, I, mode::train>::type;
+  using type = typename rules_or_none<sizes_agree<L, X, I>(), L, I, X>::type;
 };
 }  // namespace detail
 

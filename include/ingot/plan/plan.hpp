@@ -229,8 +229,6 @@ class basic_plan {
   void bind(Leaf, const T* values) { bind<Leaf>(values); }
   template <expr::node Leaf>
   void bind(Leaf, const std::int32_t* labels) { bind<Leaf>(labels); }
-  template <class Leaf>
-  static constexpr bool reads() { return G::template contains<Leaf>; }
 
   // Every leaf of the given role whose name is in Arena (a parameter or a
   // state arena) is pointed at the arena's values of that name. The names

@@ -58,9 +58,4 @@ struct softmax_xent_node : node_base, softmax_xent_kernel {
   using vjp = std::conditional_t<I == 0, typename Adj::template sum<term>, no_grad>;
 };
 
-template <class N>
-struct is_xent : std::false_type {};
-template <class A, class L>
-struct is_xent<softmax_xent_node<A, L>> : std::true_type {};
-
 }  // namespace ingot::expr

@@ -67,9 +67,4 @@ struct matmul_node : node_base, matmul_kernel<TA, TB> {
                                  std::conditional_t<!TB, matmul_node<!TA, false, A, G>, matmul_node<true, TA, G, A>>>;
 };
 
-template <class N>
-struct is_matmul : std::false_type {};
-template <bool TA, bool TB, class A, class B, bool M>
-struct is_matmul<matmul_node<TA, TB, A, B, M>> : std::true_type {};
-
 }  // namespace ingot::expr
