@@ -41,8 +41,13 @@ void pack_a(const T* a, std::size_t lda, std::size_t ic, std::size_t pc, std::si
   for (std::size_t ir = 0; ir < mc; ir += MR) {
     const std::size_t mr = std::min(MR, mc - ir);
     for (std::size_t k = 0; k < kc; ++k) {
+      // Zero the whole panel row first: fixed-size stores, where a loop
+      // from mr to MR would become a memset call per row.
+      if (mr < MR) {
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < MR; ++r) out[r] = T(0);
+      }
       for (std::size_t r = 0; r < mr; ++r) out[r] = at<TA>(a, lda, ic + ir + r, pc + k);
-      for (std::size_t r = mr; r < MR; ++r) out[r] = T(0);
       out += MR;
     }
   }
@@ -61,8 +66,11 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
         simd::store(out, simd::load<vec<T>>(src));
         simd::store(out + width<T>, simd::load<vec<T>>(src + width<T>));
       } else {
+        if (nr < NR) {
+          simd::store(out, vec<T>(T(0)));
+          simd::store(out + width<T>, vec<T>(T(0)));
+        }
         for (std::size_t c = 0; c < nr; ++c) out[c] = at<TB>(b, ldb, pc + k, jc + jr + c);
-        for (std::size_t c = nr; c < NR; ++c) out[c] = T(0);
       }
       out += NR;
     }
@@ -127,12 +135,62 @@ struct tile_epilogue {
   }
 };
 
+namespace detail {
+template <class T>
+inline T dot(const T* x, const T* y, std::size_t n) {
+  vec<T> acc(T(0));
+  T tail = 0;
+  std::size_t k = 0;
+  for (; k + width<T> <= n; k += width<T>) acc = xsimd::fma(vec<T>::load_unaligned(x + k), vec<T>::load_unaligned(y + k), acc);
+  for (; k < n; ++k) tail += x[k] * y[k];
+  return hsum(acc) + tail;
+}
+template <class T>
+inline void axpy(T* y, T alpha, const T* x, std::size_t n) {
+  for_each_batch<T>(n, [&]<class U>(std::size_t j) { simd::store(y + j, fma(U(alpha), simd::load<U>(x + j), simd::load<U>(y + j))); });
+}
+
+// A product narrower than one register tile (N < NR, the last layer of a
+// classifier, a regression head): packing would pad every row of B to NR
+// columns and waste most of the tile, so each element is computed directly
+// from contiguous rows instead, and the epilogue runs on blocks of MR rows.
+template <bool TA, bool TB, class T>
+void narrow_gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b,
+                 std::size_t ldb, T* c, std::size_t ldc, const tile_epilogue& epilogue) {
+  if constexpr (!TA && TB) {
+    // C[i, j] = A[i, :] . B[j, :]
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t j = 0; j < N; ++j) c[i * ldc + j] = dot(a + i * lda, b + j * ldb, K);
+  } else if constexpr (!TB) {
+    // C[i, :] = sum_k op(A)[i, k] B[k, :]
+    for (std::size_t i = 0; i < M; ++i) {
+      T* ci = c + i * ldc;
+      for_each_batch<T>(N, [&]<class U>(std::size_t j) { simd::store(ci + j, U(T(0))); });
+      for (std::size_t k = 0; k < K; ++k) axpy(ci, at<TA>(a, lda, i, k), b + k * ldb, N);
+    }
+  } else {
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t j = 0; j < N; ++j) {
+        T sum = 0;
+        for (std::size_t k = 0; k < K; ++k) sum += at<TA>(a, lda, i, k) * b[j * ldb + k];
+        c[i * ldc + j] = sum;
+      }
+  }
+  constexpr std::size_t MR = gemm_blocking<T>::MR;
+  for (std::size_t i = 0; i < M; i += MR) epilogue(i, 0, std::min(MR, M - i), N);
+}
+}  // namespace detail
+
 // C[M x N] (leading dim ldc) = op(A)[M x K] op(B)[K x N]. pack_a and pack_b
 // hold gemm_blocking<T>::pack_a_size / pack_b_size elements, 64-byte aligned.
 template <bool TA, bool TB, class T>
 void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
           T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue = {}) {
   using blk = gemm_blocking<T>;
+  if (N < blk::NR && K > 0) {
+    detail::narrow_gemm<TA, TB>(M, N, K, a, lda, b, ldb, c, ldc, epilogue);
+    return;
+  }
   if (K == 0) {
     for (std::size_t i = 0; i < M; ++i)
       for (std::size_t j = 0; j < N; ++j) c[i * ldc + j] = T(0);

@@ -15,17 +15,17 @@ void column_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* 
   for (std::size_t j = 0; j < cols; ++j) mean[j] = var[j] = T(0);
   for (std::size_t i = 0; i < rows; ++i) {
     const T* xi = x + i * cols;
-    for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(mean + j, load<U>(mean + j) + load<U>(xi + j)); });
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(mean + j, simd::load<U>(mean + j) + simd::load<U>(xi + j)); });
   }
-  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(mean + j, load<U>(mean + j) * U(inv)); });
+  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(mean + j, simd::load<U>(mean + j) * U(inv)); });
   for (std::size_t i = 0; i < rows; ++i) {
     const T* xi = x + i * cols;
     for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-      const U d = load<U>(xi + j) - load<U>(mean + j);
-      store(var + j, fma(d, d, load<U>(var + j)));
+      const U d = simd::load<U>(xi + j) - simd::load<U>(mean + j);
+      simd::store(var + j, fma(d, d, simd::load<U>(var + j)));
     });
   }
-  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { store(var + j, load<U>(var + j) * U(inv)); });
+  for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(var + j, simd::load<U>(var + j) * U(inv)); });
 }
 
 template <class T>
@@ -37,14 +37,14 @@ void row_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var
     V acc(T(0));
     T tail = 0;
     for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-      if constexpr (std::is_same_v<U, V>) acc += load<V>(xi + j);
+      if constexpr (std::is_same_v<U, V>) acc += simd::load<V>(xi + j);
       else tail += xi[j];
     });
     const T m = (hsum(acc) + tail) * inv;
     V sq(T(0));
     T sq_tail = 0;
     for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-      const U d = load<U>(xi + j) - U(m);
+      const U d = simd::load<U>(xi + j) - U(m);
       if constexpr (std::is_same_v<U, V>) sq = fma(d, d, sq);
       else sq_tail += d * d;
     });
