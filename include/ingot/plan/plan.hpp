@@ -189,7 +189,7 @@ class basic_plan {
     const std::size_t scratch =
         [&]<std::size_t... I>(std::index_sequence<I...>) {
           std::size_t m = 0;
-          ((m = std::max(m, scratch_of<steps[I]>(max_batch))), ...);
+          ((m = std::max(m, structure_of<steps[I]>::kind::template scratch_size<T>(max_batch))), ...);
           return m;
         }(std::make_index_sequence<steps.size()>{});
     workspace_ = aligned_buffer<T>(rows_region + fixed + scratch);
@@ -271,7 +271,11 @@ class basic_plan {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (node<batch_checked[I]>::check_batch(batch_), ...);
     }(std::make_index_sequence<batch_checked.size()>{});
-    [&]<std::size_t... I>(std::index_sequence<I...>) { (exec<steps[I]>(), ...); }(std::make_index_sequence<steps.size()>{});
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((scalars_[I] = static_cast<T>(node<scalar_ids[I]>::value(batch_))), ...);
+    }(std::make_index_sequence<scalar_ids.size()>{});
+    static constexpr auto fns = step_fns(std::make_index_sequence<steps.size()>{});
+    for (std::size_t i = 0; i < fns.size(); ++i) fns[i](*this, tables.desc[i]);
     [&]<std::size_t... R>(std::index_sequence<R...>) { (copy_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
   }
 
@@ -284,16 +288,6 @@ class basic_plan {
   static constexpr bool has_output(std::size_t o) { return sched.out_slot[G::template id_of<N>][o] != no_node; }
 
  private:
-  template <std::size_t K>
-  static std::size_t scratch_of(std::size_t max_batch) {
-    if constexpr (props<K>.cat == expr::category::kernel && sched.executes[K])
-      return node<K>::template scratch_size<T>(max_batch);
-    else if constexpr (sched.host[K] != no_node)
-      return node<sched.host[K]>::template scratch_size<T>(max_batch);
-    else
-      return 0;
-  }
-
   template <std::size_t R>
   void copy_output() {
     if constexpr (first_root[R] != R) {
@@ -322,49 +316,25 @@ class basic_plan {
     return out;
   }
 
-  // Node K's values in memory: T, or std::int32_t for labels.
-  template <std::size_t K>
-  INGOT_STEP_GLUE auto storage() const {
-    if constexpr (props<K>.int_values) return static_cast<const std::int32_t*>(slot_ptr_[slot_of<K>]);
-    else return static_cast<T*>(slot_ptr_[slot_of<K>]);
-  }
-
   // Fused trees. A tree is rooted at an element-wise pass (or at the
   // operand a kernel computes in its own loop); its inputs are the values
   // it reads from memory and the scalars computed at run time, numbered in
   // pre-order; everything else in it is computed on the spot.
-  static constexpr bool is_input(std::size_t k) {
+  static constexpr bool is_scalar_leaf(std::size_t k) {
     const auto& p = G::props(k);
-    return sched.slot[k] != no_node || (p.cat == expr::category::leaf && p.kind == expr::leaf_kind::scalar);
+    return p.cat == expr::category::leaf && p.kind == expr::leaf_kind::scalar;
   }
+  static constexpr bool is_input(std::size_t k) { return sched.slot[k] != no_node || is_scalar_leaf(k); }
   static constexpr std::size_t count_inputs(std::size_t k, bool expand) {
     if (!expand && is_input(k)) return 1;
     std::size_t n = 0;
     for (std::size_t c = 0; c < G::props(k).arity; ++c) n += count_inputs(G::child(k, c), false);
     return n;
   }
-  template <std::size_t Count>
-  static constexpr std::array<std::size_t, Count> list_inputs(std::size_t root, bool expand) {
-    std::array<std::size_t, Count> out{};
-    std::size_t n = 0;
-    auto visit = [&](auto& self, std::size_t k, bool whole) -> void {
-      if (!whole && is_input(k)) {
-        out[n++] = k;
-        return;
-      }
-      for (std::size_t c = 0; c < G::props(k).arity; ++c) self(self, G::child(k, c), false);
-    };
-    visit(visit, root, expand);
-    return out;
-  }
-  // The inputs of the tree rooted at K (Expand: K's own value is the
-  // tree's output, not an input).
-  template <std::size_t K, bool Expand>
-  static constexpr auto tree_inputs = list_inputs<count_inputs(K, Expand)>(K, Expand);
 
   static constexpr read_mode mode_of(std::size_t k, std::size_t rows, std::size_t cols) {
     const auto& p = G::props(k);
-    if (p.cat == expr::category::leaf && p.kind == expr::leaf_kind::scalar) return read_mode::value;
+    if (is_scalar_leaf(k)) return read_mode::value;
     if (p.rows_ct == 1 && p.cols == 1) return read_mode::scalar;
     if (p.rows_ct == rows && p.cols == cols) return read_mode::full;
     return p.rows_ct == 1 ? read_mode::row : read_mode::column;
@@ -398,113 +368,223 @@ class basic_plan {
   template <std::size_t K, bool Expand>
   using tree_skeleton = typename skeleton<K, 0, props<K>.rows_ct, props<K>.cols, Expand>::type;
 
-  // The run-time arguments of the tree rooted at K: its input buffers and
-  // scalars, gathered from the slots.
-  template <std::size_t K, bool Expand>
-  struct tree_args {
-    static constexpr auto ids = tree_inputs<K, Expand>;
-    std::array<const void*, ids.size() + 1> in{};
-    std::array<T, ids.size() + 1> values{};
-    INGOT_STEP_GLUE tree_args(const basic_plan& plan) {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        ((plan.template gather<ids[I]>(in[I], values[I])), ...);
-      }(std::make_index_sequence<ids.size()>{});
-    }
-    INGOT_STEP_GLUE pass_args<T> args(T* out, std::size_t cols) const { return {in.data(), values.data(), out, cols}; }
+  // The steps as data. Each step is a descriptor (slots, shapes, the range
+  // of its tree inputs) and a pointer to the function that runs its
+  // structure: nodes with the same skeleton and kernel kind share that
+  // function, so a deep model compiles a handful of step functions, not one
+  // per node, and run() is a loop over a table.
+  struct input_ref {
+    std::size_t slot = no_node;    // the buffer it reads, or
+    std::size_t scalar = no_node;  // its entry in the run's scalars
   };
-  template <std::size_t K>
-  INGOT_STEP_GLUE void gather(const void*& in, T& value) const {
-    if constexpr (props<K>.cat == expr::category::leaf && props<K>.kind == expr::leaf_kind::scalar)
-      value = static_cast<T>(node<K>::value(batch_));
-    else
-      in = slot_ptr_[slot_of<K>];
-  }
-
-  template <std::size_t K>
-  static constexpr bool reads_flat() {
-    if constexpr (slot_of<K> != no_node) return true;
-    else return props<K>.cat == expr::category::elementwise && sched.flat[K];
-  }
-
-  // Kernel K with its operands, outputs and (if it carries one) the tile
-  // epilogue of the pass that consumes it.
-  // A kernel's operands and outputs, as the slots and shapes its context takes.
-  struct kernel_layout {
+  struct tree_ref {
+    std::size_t first = 0, count = 0;  // range in step_inputs
+  };
+  struct step_desc {
+    tree_ref pass{};  // an element-wise step: its tree, output, shape
+    std::size_t out_slot = no_node, rows_ct = 0, cols = 0;
+    std::size_t kernel_rows_ct = 0;  // the kernel (the step's own, or the pass's host)
     std::array<std::size_t, expr::max_arity> operand_slot{}, operand_rows{}, operand_cols{};
     std::array<std::size_t, expr::max_outputs> output_slot{}, output_cols{};
+    std::size_t arity = 0, outputs = 0;
+    tree_ref lazy{};  // the kernel's operand 0 when computed in the kernel's loop
+    std::size_t lazy_cols = 0;
   };
-  static constexpr kernel_layout layout_of(std::size_t k) {
-    kernel_layout l{};
-    const auto& p = G::props(k);
-    for (std::size_t i = 0; i < p.arity; ++i) {
-      const std::size_t c = G::child(k, i);
-      l.operand_slot[i] = sched.slot[c];
-      l.operand_rows[i] = G::props(c).rows_ct;
-      l.operand_cols[i] = G::props(c).cols;
+
+  static constexpr auto is_scalar_id = [](std::size_t k) { return is_scalar_leaf(k); };
+  static constexpr auto scalar_ids = ids<count_ids(is_scalar_id)>(is_scalar_id);
+  static constexpr std::size_t scalar_index(std::size_t k) {
+    for (std::size_t i = 0; i < scalar_ids.size(); ++i)
+      if (scalar_ids[i] == k) return i;
+    return no_node;
+  }
+  // The kernel a step runs: its own node, the host of its pass, or none.
+  static constexpr std::size_t kernel_of(std::size_t k) {
+    return G::props(k).cat == expr::category::kernel ? k : sched.host[k];
+  }
+  static constexpr bool kernel_is_lazy(std::size_t k) { return !G::props(k).traits.operands_in_memory; }
+  static constexpr std::size_t total_inputs = [] {
+    std::size_t n = 0;
+    for (std::size_t k : steps) {
+      if (G::props(k).cat == expr::category::elementwise) n += count_inputs(k, true);
+      const std::size_t h = kernel_of(k);
+      if (h != no_node && kernel_is_lazy(h)) n += count_inputs(G::child(h, 0), false);
     }
-    for (std::size_t o = 0; o < p.outputs; ++o) {
-      l.output_slot[o] = sched.out_slot[k][o];
-      l.output_cols[o] = p.out_cols[o];
+    return n;
+  }();
+  struct step_tables {
+    std::array<step_desc, steps.size()> desc{};
+    std::array<input_ref, total_inputs + 1> inputs{};
+    std::size_t max_tree_inputs = 0;
+  };
+  static constexpr step_tables make_step_tables() {
+    step_tables t{};
+    std::size_t n = 0;
+    auto add_tree = [&](std::size_t root, bool expand) {
+      const tree_ref r{n, count_inputs(root, expand)};
+      auto visit = [&](auto& self, std::size_t k, bool whole) -> void {
+        if (!whole && is_input(k)) {
+          t.inputs[n++] = is_scalar_leaf(k) ? input_ref{no_node, scalar_index(k)} : input_ref{sched.slot[k], no_node};
+          return;
+        }
+        for (std::size_t c = 0; c < G::props(k).arity; ++c) self(self, G::child(k, c), false);
+      };
+      visit(visit, root, expand);
+      t.max_tree_inputs = std::max(t.max_tree_inputs, r.count);
+      return r;
+    };
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::size_t k = steps[i];
+      step_desc& d = t.desc[i];
+      if (G::props(k).cat == expr::category::elementwise) {
+        d.pass = add_tree(k, true);
+        d.out_slot = sched.slot[k];
+        d.rows_ct = G::props(k).rows_ct;
+        d.cols = G::props(k).cols;
+      }
+      const std::size_t h = kernel_of(k);
+      if (h == no_node) continue;
+      const auto& p = G::props(h);
+      d.kernel_rows_ct = p.rows_ct;
+      d.arity = p.arity;
+      d.outputs = p.outputs;
+      for (std::size_t c = 0; c < p.arity; ++c) {
+        const std::size_t ch = G::child(h, c);
+        d.operand_slot[c] = sched.slot[ch];
+        d.operand_rows[c] = G::props(ch).rows_ct;
+        d.operand_cols[c] = G::props(ch).cols;
+      }
+      for (std::size_t o = 0; o < p.outputs; ++o) {
+        d.output_slot[o] = sched.out_slot[h][o];
+        d.output_cols[o] = p.out_cols[o];
+      }
+      if (kernel_is_lazy(h)) {
+        d.lazy = add_tree(G::child(h, 0), false);
+        d.lazy_cols = G::props(G::child(h, 0)).cols;
+      }
     }
-    return l;
+    return t;
+  }
+  static constexpr step_tables tables = make_step_tables();
+  static_assert([] {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::size_t h = kernel_of(steps[i]);
+      if (h == no_node) continue;
+      if (kernel_is_lazy(h) && G::props(h).arity != 1) return false;
+      if (!kernel_is_lazy(h))
+        for (std::size_t c = 0; c < G::props(h).arity; ++c)
+          if (tables.desc[i].operand_slot[c] == no_node) return false;
+    }
+    return true;
+  }(), "ingot: internal error, a kernel operand without storage (or a lazy kernel with several operands)");
+
+  // What a step function is compiled for: the skeleton of its pass (void for
+  // a kernel step), its kernel kind (void for a pass alone) and how the
+  // kernel reads operand 0 (a skeleton, or void when it is in memory).
+  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat>
+  struct step_structure {};
+  struct no_kernel {
+    template <class>
+    static constexpr std::size_t scratch_size(std::size_t) { return 0; }
+  };
+  static constexpr bool reads_flat(std::size_t k) {
+    return sched.slot[k] != no_node || (G::props(k).cat == expr::category::elementwise && sched.flat[k]);
   }
 
-  template <std::size_t K>
-  INGOT_STEP_GLUE void run_kernel(const simd::tile_epilogue& tile) const {
-    constexpr auto& p = props<K>;
-    constexpr bool lazy = !p.traits.operands_in_memory;
-    static_assert(!lazy || p.arity == 1, "ingot: a kernel that computes its operand in its own loop has one operand");
-    static constexpr kernel_layout layout = layout_of(K);
-    using skel = std::conditional_t<lazy, tree_skeleton<G::child(K, 0), false>, void>;
-    kernel_context<T, skel, lazy && reads_flat<G::child(K, 0)>()> ctx;
-    ctx.batch_rows = batch_;
-    ctx.last_row = rows_of(p.rows_ct);
-    for (std::size_t i = 0; i < p.arity; ++i) {
-      ctx.operands[i] = layout.operand_slot[i] == no_node ? nullptr : slot_ptr_[layout.operand_slot[i]];
-      ctx.operand_rows[i] = rows_of(layout.operand_rows[i]);
-      ctx.operand_cols[i] = layout.operand_cols[i];
-    }
-    for (std::size_t o = 0; o < p.outputs; ++o) {
-      ctx.outputs[o] = layout.output_slot[o] == no_node ? nullptr : static_cast<T*>(slot_ptr_[layout.output_slot[o]]);
-      ctx.output_cols[o] = layout.output_cols[o];
-    }
-    ctx.scratch_memory = scratch_;
-    ctx.tile = tile;
-    constexpr auto kernel = &node<K>::template run<decltype(ctx)>;
-    if constexpr (lazy) {
-      const tree_args<G::child(K, 0), false> lazy_in(*this);
-      ctx.lazy_args = lazy_in.args(nullptr, G::props(G::child(K, 0)).cols);
-      detail::call_kernel<kernel>(ctx);
-    } else {
-      static_assert(p.arity == 0 || [] {
-        for (std::size_t i = 0; i < p.arity; ++i)
-          if (layout_of(K).operand_slot[i] == no_node) return false;
-        return true;
-      }(), "ingot: internal error, a kernel operand without storage");
-      detail::call_kernel<kernel>(ctx);
+  // The skeleton of a tree, or void: std::conditional_t would compute both.
+  template <std::size_t K, bool Expand, bool Use>
+  struct skeleton_or_void {
+    using type = void;
+  };
+  template <std::size_t K, bool Expand>
+  struct skeleton_or_void<K, Expand, true> {
+    using type = tree_skeleton<K, Expand>;
+  };
+  template <std::size_t K, std::size_t H = kernel_of(K)>
+  struct structure_of {
+    using kind = no_kernel;
+    using type = step_structure<tree_skeleton<K, true>, void, void, false, sched.flat[K]>;
+  };
+  template <std::size_t K, std::size_t H>
+    requires(H != no_node)
+  struct structure_of<K, H> {
+    using kind = typename node<H>::kind;
+    static constexpr bool lazy = kernel_is_lazy(H);
+    using pass = typename skeleton_or_void<K, true, K != H>::type;
+    using lazy_skel = typename skeleton_or_void<G::child(H, 0), false, lazy>::type;
+    static constexpr bool lazy_flat = lazy && reads_flat(G::child(H, 0));
+    using type = step_structure<pass, kind, lazy_skel, lazy_flat, false>;
+  };
+
+  // The run-time inputs of a tree: its buffers and scalars.
+  template <std::size_t N>
+  struct tree_inputs {
+    std::array<const void*, N> in{};
+    std::array<T, N> values{};
+  };
+  static constexpr std::size_t tree_capacity = tables.max_tree_inputs > 0 ? tables.max_tree_inputs : 1;
+  INGOT_STEP_GLUE void gather(tree_ref r, tree_inputs<tree_capacity>& t) const {
+    for (std::size_t i = 0; i < r.count; ++i) {
+      const input_ref& x = tables.inputs[r.first + i];
+      if (x.slot != no_node) t.in[i] = slot_ptr_[x.slot];
+      else t.values[i] = scalars_[x.scalar];
     }
   }
   INGOT_STEP_GLUE std::size_t rows_of(std::size_t rows_ct) const { return rows_ct == batch ? batch_ : rows_ct; }
 
-  // One step: a fused pass (with the kernel it carries as its epilogue
-  // host, if any), or a kernel.
-  template <std::size_t K>
-  void exec() const {
-    if constexpr (props<K>.cat == expr::category::elementwise) {
-      using pass = fused_pass<tree_skeleton<K, true>, T>;
-      const tree_args<K, true> in(*this);
-      const pass_args<T> a = in.args(storage<K>(), props<K>.cols);
-      if constexpr (sched.host[K] != no_node) {
-        run_kernel<sched.host[K]>(simd::tile_epilogue{&pass::tile, &a});
-      } else if constexpr (sched.flat[K]) {
-        pass::flat(a, node<K>::shape::size(batch_));
-      } else {
-        pass::rows(a, 0, rows_of(props<K>.rows_ct), 0, props<K>.cols);
-      }
+  template <class Kind, class Lazy, bool LazyFlat>
+  INGOT_STEP_GLUE void run_kernel(const step_desc& d, const simd::tile_epilogue& tile) const {
+    kernel_context<T, Lazy, LazyFlat> ctx;
+    ctx.batch_rows = batch_;
+    ctx.last_row = rows_of(d.kernel_rows_ct);
+    for (std::size_t i = 0; i < d.arity; ++i) {
+      ctx.operands[i] = d.operand_slot[i] == no_node ? nullptr : slot_ptr_[d.operand_slot[i]];
+      ctx.operand_rows[i] = rows_of(d.operand_rows[i]);
+      ctx.operand_cols[i] = d.operand_cols[i];
+    }
+    for (std::size_t o = 0; o < d.outputs; ++o) {
+      ctx.outputs[o] = d.output_slot[o] == no_node ? nullptr : static_cast<T*>(slot_ptr_[d.output_slot[o]]);
+      ctx.output_cols[o] = d.output_cols[o];
+    }
+    ctx.scratch_memory = scratch_;
+    ctx.tile = tile;
+    if constexpr (!std::is_void_v<Lazy>) {
+      tree_inputs<tree_capacity> lazy_in;
+      gather(d.lazy, lazy_in);
+      ctx.lazy_args = pass_args<T>{lazy_in.in.data(), lazy_in.values.data(), nullptr, d.lazy_cols};
+      Kind::run(ctx);
     } else {
-      run_kernel<K>(simd::tile_epilogue{});
+      Kind::run(ctx);
     }
   }
+
+  // One step: a fused pass (with the kernel it carries as its epilogue
+  // host, if any), or a kernel.
+  template <class Structure>
+  struct step_runner;
+  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat>
+  struct step_runner<step_structure<Pass, Kind, Lazy, LazyFlat, PassFlat>> {
+    INGOT_SHARED_CODE static void run(const basic_plan& plan, const step_desc& d) {
+      if constexpr (std::is_void_v<Pass>) {
+        plan.template run_kernel<Kind, Lazy, LazyFlat>(d, simd::tile_epilogue{});
+      } else {
+        using pass = fused_pass<Pass, T>;
+        tree_inputs<tree_capacity> in;
+        plan.gather(d.pass, in);
+        const pass_args<T> a{in.in.data(), in.values.data(), static_cast<T*>(plan.slot_ptr_[d.out_slot]), d.cols};
+        if constexpr (!std::is_void_v<Kind>)
+          plan.template run_kernel<Kind, Lazy, LazyFlat>(d, simd::tile_epilogue{&pass::tile, &a});
+        else if constexpr (PassFlat)
+          pass::flat(a, plan.rows_of(d.rows_ct) * d.cols);
+        else
+          pass::rows(a, 0, plan.rows_of(d.rows_ct), 0, d.cols);
+      }
+    }
+  };
+  using step_fn = void (*)(const basic_plan&, const step_desc&);
+  static constexpr auto step_fns = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<step_fn, sizeof...(I)>{&step_runner<typename structure_of<steps[I]>::type>::run...};
+  };
 
   std::size_t capacity_;
   std::size_t stride_;  // rows per unit of the batched region (capacity, padded to a cache line)
@@ -512,6 +592,7 @@ class basic_plan {
   aligned_buffer<T> workspace_;
   std::array<void*, num_slots> slot_ptr_{};
   std::array<T*, num_roots> out_{};
+  std::array<T, scalar_ids.size()> scalars_{};
   T* scratch_ = nullptr;
 };
 
