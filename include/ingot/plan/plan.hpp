@@ -1,14 +1,14 @@
 #pragma once
-// The executor: straight-line code over preallocated buffers, following the
-// schedule. At run time it walks the nodes in order and, at each step that
-// the schedule says runs a loop, either runs one fused SIMD pass of an
-// element-wise node or calls a kernel's run(ctx), with the pass as that
-// kernel's epilogue where the schedule fused them. It knows no node by name:
-// everything a node does is in its own header. No tape, no virtual calls,
-// no allocation after construction (buffers are sized for a maximum batch).
+// The executor: a loop over a constexpr table of steps, over buffers
+// preallocated for a maximum batch. Each step is a descriptor (the slots it
+// reads and writes, its shapes) and a pointer to the function that runs its
+// structure: one fused SIMD pass of an element-wise node, a kernel's
+// run(ctx), or a kernel carrying the pass as its epilogue. It knows no node
+// by name: everything a node does is in its own header. No tape, no virtual
+// calls, no allocation after construction.
 //
-// Its member templates are indexed by node id, not by node type, so the
-// compiled symbols stay short however deep the model.
+// Step functions are compiled per structure (skeleton, kernel kind), not per
+// node, so a deep model of repeated layers compiles a handful of them.
 #include <algorithm>
 #include <array>
 #include <cstdint>
