@@ -1,11 +1,15 @@
 // Fashion-MNIST with a 784-256-128-10 MLP: real data, the PyTorch training
-// loop (Adam, cross-entropy, shuffled mini-batches), one line per epoch.
+// loop (cross-entropy, shuffled mini-batches, an optimizer and a learning-rate
+// schedule of torch's), one line per epoch.
 //
 //   fashion_mnist [--epochs 5] [--batch-size 64] [--lr 1e-3] [--seed 42] [--data-dir DIR]
-//                 [--require-accuracy PERCENT]
+//                 [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--weight-decay W] [--momentum M]
+//                 [--schedule none|step|cosine|warmup-cosine|onecycle] [--warmup-epochs 1]
+//                 [--clip-grad-norm N] [--require-accuracy PERCENT]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ingot/ingot.hpp>
+#include <map>
 
 using namespace ingot;
 
@@ -13,43 +17,87 @@ using Net = nn::Sequential<nn::Dense<784, 256>, nn::ReLU,
                            nn::Dense<256, 128>, nn::ReLU,
                            nn::Dense<128, 10>>;
 
+struct settings {
+  std::size_t epochs = 5, batch_size = 64, warmup_epochs = 1;
+  double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
+  std::uint64_t seed = 42;
+  std::string optimizer = "adam", schedule = "none";
+};
+
+// The learning rate at each step, torch's way; stepped after every batch.
+sched::SequentialLR make_schedule(const settings& s, std::size_t steps_per_epoch) {
+  const std::size_t total = s.epochs * steps_per_epoch, warmup = std::min(s.warmup_epochs, s.epochs) * steps_per_epoch;
+  if (s.schedule == "step") return sched::SequentialLR::of({}, sched::StepLR{.step_size = 2 * steps_per_epoch, .gamma = 0.5});
+  if (s.schedule == "cosine") return sched::SequentialLR::of({}, sched::CosineAnnealingLR{.T_max = total});
+  if (s.schedule == "warmup-cosine")
+    return sched::SequentialLR::of({warmup}, sched::LinearLR{.start_factor = 0.1, .total_iters = warmup},
+                                   sched::CosineAnnealingLR{.T_max = total - warmup});
+  if (s.schedule == "onecycle")
+    return sched::SequentialLR::of({}, sched::OneCycleLR{.max_lr = s.lr, .total_steps = total, .cycle_momentum = false});
+  return sched::SequentialLR::of({}, sched::ConstantLR{.factor = 1.0, .total_iters = 0});
+}
+
+double run_training(const settings& s, optim::any_optimizer optimizer, const data::Dataset<std::int32_t>& train_set,
+             const data::Dataset<std::int32_t>& test_set) {
+  Net net{init::seed(s.seed)};
+  train::Trainer trainer{net, loss::CrossEntropy{}, std::move(optimizer)};
+  const std::size_t steps_per_epoch = (train_set.rows + s.batch_size - 1) / s.batch_size;
+  sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
+  double accuracy = 0;
+  trainer.fit(train_set,
+              {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed,
+               .clip_grad_norm = s.clip_grad_norm},
+              sched::each_batch(lr), [&](const train::epoch_result& r) {
+                const auto test = trainer.evaluate(test_set);
+                accuracy = 100.0 * test.accuracy;
+                std::printf("epoch %zu/%zu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n",
+                            r.epoch, r.epochs, r.loss, test.loss, 100.0 * test.accuracy, lr.last_lr(), r.seconds);
+                std::fflush(stdout);
+              });
+  return accuracy;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
-  std::size_t epochs = 5, batch_size = 64;
-  float lr = 1e-3f;
-  std::uint64_t seed = 42;
+  settings s;
   std::string data_dir;
-  double require_accuracy = 0;
-  app.add_option("--epochs", epochs, "passes over the 60000 training images")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch_size, "rows per mini-batch")->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr, "Adam learning rate");
-  app.add_option("--seed", seed, "seed for initialisation and shuffling");
+  app.add_option("--epochs", s.epochs, "passes over the 60000 training images")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", s.batch_size, "rows per mini-batch")->check(CLI::PositiveNumber);
+  app.add_option("--lr", s.lr, "learning rate (the peak of onecycle)");
+  app.add_option("--optimizer", s.optimizer, "adam, adamw, sgd (with --momentum), rmsprop or adagrad")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad"}));
+  app.add_option("--weight-decay", s.weight_decay,
+                 "weight decay (AdamW: decoupled; others: L2); never on biases (torch's p.ndim <= 1 recipe)");
+  app.add_option("--momentum", s.momentum, "SGD momentum");
+  app.add_option("--schedule", s.schedule, "learning-rate schedule, stepped every batch")
+      ->check(CLI::IsMember({"none", "step", "cosine", "warmup-cosine", "onecycle"}));
+  app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
+  app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
+  app.add_option("--seed", s.seed, "seed for initialisation and shuffling");
   app.add_option("--data-dir", data_dir, "folder with the four *-ubyte.gz files (default: Debian's dataset-fashion-mnist)");
-  app.add_option("--require-accuracy", require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
+  app.add_option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const auto train_set = data::fashion_mnist("train", data_dir);
     const auto test_set = data::fashion_mnist("t10k", data_dir);
+    if (s.batch_size > train_set.rows) throw std::invalid_argument("--batch-size is larger than the training set");
     std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(), test_set.size(),
                 train_set.features);
-
-    Net net{init::seed(seed)};
-    std::printf("model: 784-256-128-10 MLP, %zu parameters; Adam lr %g, batch %zu\n", Net::num_scalars(),
-                static_cast<double>(lr), batch_size);
-    train::Trainer trainer{net, loss::CrossEntropy{}, optim::Adam{{.lr = lr}}};
-    double accuracy = 0;
-    trainer.fit(train_set, {.epochs = epochs, .batch_size = batch_size, .shuffle = true, .seed = seed},
-                [&](const train::epoch_result& r) {
-                  const auto test = trainer.evaluate(test_set);
-                  accuracy = 100.0 * test.accuracy;
-                  std::printf("epoch %zu/%zu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%.2f s)\n",
-                              r.epoch, r.epochs, r.loss, test.loss, 100.0 * test.accuracy, r.seconds);
-                  std::fflush(stdout);
-                });
-    if (accuracy < require_accuracy) {
+    std::printf("model: 784-256-128-10 MLP, %zu parameters; %s lr %g, weight decay %g, schedule %s, batch %zu\n",
+                Net::num_scalars(), s.optimizer.c_str(), s.lr, s.weight_decay, s.schedule.c_str(), s.batch_size);
+    // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
+    const std::vector<optim::param_group> groups = {{optim::vectors(), {}, 0.0}};
+    const double wd = s.weight_decay;
+    optim::any_optimizer opt = optim::Adam({.lr = s.lr, .weight_decay = wd}, groups);
+    if (s.optimizer == "adamw") opt = optim::AdamW({.lr = s.lr, .weight_decay = wd}, groups);
+    if (s.optimizer == "sgd") opt = optim::SGD({.lr = s.lr, .momentum = s.momentum, .weight_decay = wd}, groups);
+    if (s.optimizer == "rmsprop") opt = optim::RMSprop({.lr = s.lr, .weight_decay = wd}, groups);
+    if (s.optimizer == "adagrad") opt = optim::Adagrad({.lr = s.lr, .weight_decay = wd}, groups);
+    const double accuracy = run_training(s, std::move(opt), train_set, test_set);
+    if (accuracy < s.require_accuracy) {
       std::fprintf(stderr, "fashion_mnist: test accuracy %.2f%% is below the required %.2f%%\n", accuracy,
-                   require_accuracy);
+                   s.require_accuracy);
       return 2;
     }
   } catch (const std::exception& e) {

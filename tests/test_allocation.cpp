@@ -97,3 +97,33 @@ TEST_CASE("steps with BatchNorm and Dropout (state updates, fresh masks) allocat
   CHECK(allocations_in_steps(trainer, x, y, 24) == 0);
   CHECK(model.state().find_counter("1.num_batches_tracked") == 101);
 }
+
+TEST_CASE("fit's steps allocate nothing, with clipping, a per-batch scheduler and callbacks", "[alloc]") {
+  using Net = nn::Sequential<nn::Dense<6, 9>, nn::ReLU, nn::Dense<9, 3>>;
+  Net model{init::seed(4)};
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::AdamW({.lr = 0.01}, {{optim::vectors(), {}, 0.0}})};
+  sched::scheduler sch(trainer.optimizer(), sched::CosineAnnealingLR{.T_max = 1000});
+  std::size_t batches = 0;
+  struct count {
+    std::size_t* n;
+    void on_batch_end(const train::batch_result&) { ++*n; }
+  };
+  auto data = [](std::size_t rows) {
+    std::vector<float> x(rows * 6);
+    std::vector<std::int32_t> y(rows);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) * 0.1f;
+    for (std::size_t i = 0; i < rows; ++i) y[i] = static_cast<std::int32_t>(i % 3);
+    return data::Dataset<std::int32_t>(rows, 6, 1, std::move(x), std::move(y), "generated");
+  };
+  const auto small = data(2 * 8), large = data(40 * 8);
+  const train::fit_options o{.epochs = 1, .batch_size = 8, .shuffle = true, .clip_grad_norm = 1.0, .clip_grad_value = 0.5};
+  trainer.fit(small, o, sched::each_batch(sch), count{&batches});  // sizes the step's buffers
+  std::size_t before = allocations.load();
+  trainer.fit(small, o, sched::each_batch(sch), count{&batches});
+  const std::size_t per_fit_small = allocations.load() - before;
+  before = allocations.load();
+  trainer.fit(large, o, sched::each_batch(sch), count{&batches});
+  const std::size_t per_fit_large = allocations.load() - before;
+  CHECK(batches == 2 + 2 + 40);
+  CHECK(per_fit_large == per_fit_small);  // what fit allocates does not grow with its steps
+}

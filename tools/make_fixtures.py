@@ -201,6 +201,115 @@ def mlp_batchnorm_dropout():
         "num_batches_tracked": int(model[1].num_batches_tracked), "eval_logits": flat(eval_logits)})
 
 
+def optimizer_runs():
+    """Ten full-batch steps of Sequential(Linear(5, 3), Tanh, Linear(3, 2)) under MSE for each optimizer,
+    option, parameter-group layout and gradient clipping, from one initialisation."""
+    torch.manual_seed(7)
+    x = torch.randn(7, 5)
+    y = torch.randn(7, 2)
+    base = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    init = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    O = torch.optim
+    configs = [
+        ("sgd_nesterov_wd", O.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, None, {}),
+        ("adam_amsgrad", O.Adam, {"lr": 0.05, "amsgrad": True}, None, {}),
+        ("adam_amsgrad_wd", O.Adam, {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1, "betas": (0.8, 0.95)}, None, {}),
+        ("adamw", O.AdamW, {"lr": 0.05}, None, {}),
+        ("adamw_wd_amsgrad", O.AdamW, {"lr": 0.05, "weight_decay": 0.3, "amsgrad": True, "eps": 1e-6}, None, {}),
+        ("rmsprop", O.RMSprop, {"lr": 0.01}, None, {}),
+        ("rmsprop_all", O.RMSprop,
+         {"lr": 0.005, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.05, "momentum": 0.8, "centered": True}, None, {}),
+        ("rmsprop_centered", O.RMSprop, {"lr": 0.01, "centered": True}, None, {}),
+        ("adagrad", O.Adagrad, {"lr": 0.1}, None, {}),
+        ("adagrad_all", O.Adagrad,
+         {"lr": 0.2, "lr_decay": 0.05, "weight_decay": 0.02, "initial_accumulator_value": 0.3, "eps": 1e-8}, None, {}),
+        ("adamw_no_decay_vectors", O.AdamW, {"lr": 0.05, "weight_decay": 0.5}, "no_decay_vectors", {}),
+        ("sgd_group_lr", O.SGD, {"lr": 0.1, "momentum": 0.5}, "layer2_lr", {}),
+        ("sgd_clip_norm", O.SGD, {"lr": 0.2}, None, {"clip_grad_norm": 0.25}),
+        ("adam_clip_value", O.Adam, {"lr": 0.05}, None, {"clip_grad_value": 0.05}),
+    ]
+    cases = []
+    for name, cls, kw, groups, clip in configs:
+        model = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+        model.load_state_dict(init)
+        named = dict(model.named_parameters())
+        if groups == "no_decay_vectors":
+            params = [{"params": [p for p in named.values() if p.ndim > 1]},
+                      {"params": [p for p in named.values() if p.ndim <= 1], "weight_decay": 0.0}]
+        elif groups == "layer2_lr":
+            params = [{"params": list(model[0].parameters())}, {"params": list(model[2].parameters()), "lr": 0.02}]
+        else:
+            params = model.parameters()
+        opt = cls(params, **kw)
+        losses, norms = [], []
+        for _ in range(10):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            if "clip_grad_norm" in clip:
+                norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip["clip_grad_norm"])))
+            if "clip_grad_value" in clip:
+                torch.nn.utils.clip_grad_value_(model.parameters(), clip["clip_grad_value"])
+            opt.step()
+            losses.append(loss.item())
+        opts = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
+        cases.append({"name": name, "optimizer": cls.__name__, "options": opts, "groups": groups, "clip": clip,
+                      "losses": losses, "grad_norms": norms,
+                      "final": {k: flat(v) for k, v in model.state_dict().items()}})
+    write("optimizer_runs.json", {"x": flat(x), "y": flat(y), "init": {k: flat(v) for k, v in init.items()},
+                                  "cases": cases})
+
+
+def schedules():
+    """The learning rate (and OneCycleLR's momentum) at each of 40 steps of every schedule, from an SGD
+    optimizer with lr 0.1 and momentum 0.9; ReduceLROnPlateau fed a fixed metric sequence."""
+    S = torch.optim.lr_scheduler
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.9, 0.91, 0.92, 0.899, 0.85, 0.86, 0.86, 0.86, 0.86, 0.86, 0.7, 0.71,
+               0.72, 0.72, 0.72, 0.72, 0.72, 0.72, 0.72, 0.72, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6,
+               0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    configs = [
+        ("step", lambda o: S.StepLR(o, step_size=7, gamma=0.5), {"step_size": 7, "gamma": 0.5}),
+        ("multistep", lambda o: S.MultiStepLR(o, milestones=[5, 12, 30], gamma=0.3),
+         {"milestones": [5, 12, 30], "gamma": 0.3}),
+        ("exponential", lambda o: S.ExponentialLR(o, gamma=0.93), {"gamma": 0.93}),
+        ("cosine", lambda o: S.CosineAnnealingLR(o, T_max=10, eta_min=0.002), {"T_max": 10, "eta_min": 0.002}),
+        ("linear", lambda o: S.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=15),
+         {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 15}),
+        ("warmup_cosine", lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=5),
+                                                       S.CosineAnnealingLR(o, T_max=35, eta_min=0.001)],
+                                                   milestones=[5]), {}),
+        ("warmup_step", lambda o: S.SequentialLR(o, [S.ConstantLR(o, factor=0.25, total_iters=3),
+                                                     S.StepLR(o, step_size=10, gamma=0.5)], milestones=[3]), {}),
+        ("onecycle", lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=40), {"max_lr": 0.5, "total_steps": 40}),
+        ("onecycle_three_phase_linear",
+         lambda o: S.OneCycleLR(o, max_lr=0.3, total_steps=45, pct_start=0.25, anneal_strategy="linear",
+                                three_phase=True, div_factor=10, final_div_factor=100),
+         {"max_lr": 0.3, "total_steps": 45, "pct_start": 0.25, "div_factor": 10, "final_div_factor": 100}),
+        ("plateau_min_rel", lambda o: S.ReduceLROnPlateau(o, patience=3, cooldown=2, factor=0.5, min_lr=0.004),
+         {"patience": 3, "cooldown": 2, "factor": 0.5, "min_lr": 0.004}),
+        ("plateau_max_abs", lambda o: S.ReduceLROnPlateau(o, mode="max", threshold_mode="abs", threshold=0.05,
+                                                         patience=2, factor=0.3),
+         {"patience": 2, "factor": 0.3, "threshold": 0.05}),
+    ]
+    out = {"metrics": metrics, "cases": []}
+    for name, make, kw in configs:
+        p = torch.nn.Parameter(torch.zeros(3))
+        opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+        sched = make(opt)
+        lrs = [opt.param_groups[0]["lr"]]
+        momenta = [opt.param_groups[0]["momentum"]]
+        for e in range(39):
+            opt.step()
+            if name.startswith("plateau"):
+                sched.step(metrics[e])
+            else:
+                sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+            momenta.append(opt.param_groups[0]["momentum"])
+        out["cases"].append({"name": name, "options": kw, "lrs": lrs, "momenta": momenta})
+    write("schedules.json", out)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     seed_loop()
@@ -209,3 +318,5 @@ if __name__ == "__main__":
     mlp_adam()
     norms()
     mlp_batchnorm_dropout()
+    optimizer_runs()
+    schedules()

@@ -1,75 +1,114 @@
 #pragma once
-// torch.optim.Adam (amsgrad off), same update, one pass over the arena:
-//   g = grad + weight_decay * p
-//   m = m + (1 - beta1) (g - m)          (PyTorch's lerp form)
+// torch.optim.Adam and torch.optim.AdamW, same update, one pass over each
+// parameter:
+//   AdamW: p = p (1 - lr weight_decay)          (decoupled weight decay)
+//   Adam:  g = grad + weight_decay * p          (L2 in the gradient)
+//   m = m + (1 - beta1) (g - m)                 (PyTorch's lerp form)
 //   v = beta2 v + (1 - beta2) g^2
+//   amsgrad: v_max = max(v_max, v), used for v below
 //   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // The bias corrections are computed in double, as PyTorch does in Python.
 #include <cmath>
 #include <cstddef>
-#include <span>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
-#include "ingot/core/aligned.hpp"
+#include "ingot/optim/optimizer.hpp"
 #include "ingot/simd/math.hpp"
 
 namespace ingot::optim {
 
 struct adam_options {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;
+  bool amsgrad = false;
+};
+// AdamW's defaults differ from Adam's only in weight_decay (1e-2).
+struct adamw_options {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-2;
+  bool amsgrad = false;
 };
 
-class Adam {
+namespace detail {
+template <class Derived, bool Decoupled>
+class adam_family : public optimizer<Derived> {
+  using base = optimizer<Derived>;
+
  public:
-  using options = adam_options;
-  options opt;
+  adam_options opt;
 
-  explicit Adam(options o = {}) : opt(o) {
-    if (opt.lr < 0) throw std::invalid_argument("ingot::optim::Adam: negative learning rate");
-    if (opt.beta1 < 0 || opt.beta1 >= 1 || opt.beta2 < 0 || opt.beta2 >= 1)
-      throw std::invalid_argument("ingot::optim::Adam: betas must be in [0, 1)");
+  adam_family(const char* name, adam_options o, std::vector<param_group> groups)
+      : base(name, o.lr, o.weight_decay, std::move(groups)), opt(o) {
+    if (!(opt.beta1 >= 0 && opt.beta1 < 1) || !(opt.beta2 >= 0 && opt.beta2 < 1))
+      throw std::invalid_argument(std::string(name) + ": betas must be in [0, 1)");
+    if (!(opt.eps >= 0)) throw std::invalid_argument(std::string(name) + ": invalid eps");
+    this->set_default_momentum(opt.beta1);
   }
 
-  void attach(std::size_t n) {
-    m_ = aligned_buffer<float>(n);
-    v_ = aligned_buffer<float>(n);
-    steps_ = 0;
+  std::vector<std::string> state_keys() const {
+    if (opt.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return {"exp_avg", "exp_avg_sq"};
   }
 
-  void step(std::span<float> params, std::span<const float> grads) {
-    ++steps_;
-    const double t = static_cast<double>(steps_);
-    const float step_size = static_cast<float>(opt.lr / (1.0 - std::pow(static_cast<double>(opt.beta1), t)));
-    const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(opt.beta2), t)));
-    const std::size_t n = params.size();
-    float* p = params.data();
-    const float* g = grads.data();
-    float* m = m_.data();
-    float* v = v_.data();
-    auto update = [&]<class U>(std::size_t i) {
-      U gi = simd::load<U>(g + i);
-      const U pi = simd::load<U>(p + i);
-      if (opt.weight_decay != 0) gi = simd::fma(U(opt.weight_decay), pi, gi);
+  template <class T>
+  void update(const segment<T>& s, const group_state& g) {
+    const double t = static_cast<double>(this->steps());
+    const double beta1 = g.momentum;  // a schedule may cycle it (OneCycleLR)
+    const T step_size = static_cast<T>(g.lr / (1.0 - std::pow(beta1, t)));
+    const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(opt.beta2, t)));
+    const T b1c = static_cast<T>(1 - beta1), b2 = static_cast<T>(opt.beta2), b2c = static_cast<T>(1 - opt.beta2),
+            eps = static_cast<T>(opt.eps), wd = static_cast<T>(g.weight_decay);
+    const T shrink = static_cast<T>(1 - g.lr * g.weight_decay);
+    const bool decay = g.weight_decay != 0, amsgrad = opt.amsgrad;
+    T *p = s.param, *m = s.state[0], *v = s.state[1], *vmax = s.state[2];
+    const T* gr = s.grad;
+    simd::for_each_batch<T>(s.size, [&]<class U>(std::size_t i) {
+      U gi = simd::load<U>(gr + i);
+      U pi = simd::load<U>(p + i);
+      if constexpr (Decoupled) {
+        if (decay) pi = pi * U(shrink);
+      } else {
+        if (decay) gi = simd::fma(U(wd), pi, gi);
+      }
       U mi = simd::load<U>(m + i);
-      mi = simd::fma(U(1 - opt.beta1), gi - mi, mi);
-      const U vi = simd::fma(U(opt.beta2), simd::load<U>(v + i), U(1 - opt.beta2) * gi * gi);
+      mi = simd::fma(U(b1c), gi - mi, mi);
+      U vi = simd::fma(U(b2), simd::load<U>(v + i), U(b2c) * gi * gi);
       simd::store(m + i, mi);
       simd::store(v + i, vi);
-      const U denom = simd::sqrt(vi) / U(bc2_sqrt) + U(opt.eps);
+      if (amsgrad) {
+        vi = simd::max(simd::load<U>(vmax + i), vi);
+        simd::store(vmax + i, vi);
+      }
+      const U denom = simd::sqrt(vi) / U(bc2_sqrt) + U(eps);
       simd::store(p + i, pi - U(step_size) * (mi / denom));
-    };
-    simd::for_each_batch<float>(n, update);
+    });
   }
+};
+}  // namespace detail
 
-  std::size_t steps() const { return steps_; }
+class Adam : public detail::adam_family<Adam, false> {
+ public:
+  using options = adam_options;
+  explicit Adam(options o = {}, std::vector<param_group> groups = {})
+      : adam_family("ingot::optim::Adam", o, std::move(groups)) {}
+};
 
- private:
-  aligned_buffer<float> m_, v_;
-  std::size_t steps_ = 0;
+class AdamW : public detail::adam_family<AdamW, true> {
+ public:
+  using options = adamw_options;
+  explicit AdamW(options o = {}, std::vector<param_group> groups = {})
+      : adam_family("ingot::optim::AdamW",
+                    {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+                     .amsgrad = o.amsgrad},
+                    std::move(groups)) {}
 };
 
 }  // namespace ingot::optim

@@ -1,68 +1,75 @@
 #pragma once
-// torch.optim.SGD, same update, one pass over the flat parameter arena:
+// torch.optim.SGD, same update, one pass over each parameter:
 //   g = grad + weight_decay * p
-//   buf = g on the first step, else momentum * buf + (1 - dampening) * g
+//   buf = g the first time momentum is used, else momentum * buf + (1 - dampening) * g
 //   g = g + momentum * buf (nesterov) or buf (momentum != 0)
 //   p = p - lr * g
 #include <cstddef>
-#include <span>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
-#include "ingot/core/aligned.hpp"
+#include "ingot/optim/optimizer.hpp"
 #include "ingot/simd/math.hpp"
 
 namespace ingot::optim {
 
 struct sgd_options {
-  float lr = 0.01f;
-  float momentum = 0.0f;
-  float dampening = 0.0f;
-  float weight_decay = 0.0f;
+  double lr = 0.01;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
   bool nesterov = false;
 };
 
-class SGD {
+class SGD : public optimizer<SGD> {
  public:
   using options = sgd_options;
   options opt;
 
-  explicit SGD(options o = {}) : opt(o) {
-    if (opt.lr < 0) throw std::invalid_argument("ingot::optim::SGD: negative learning rate");
+  explicit SGD(options o = {}, std::vector<param_group> groups = {})
+      : optimizer<SGD>("ingot::optim::SGD", o.lr, o.weight_decay, std::move(groups)), opt(o) {
+    if (!(opt.momentum >= 0)) throw std::invalid_argument("ingot::optim::SGD: invalid momentum");
     if (opt.nesterov && (opt.momentum <= 0 || opt.dampening != 0))
       throw std::invalid_argument("ingot::optim::SGD: nesterov needs momentum > 0 and dampening = 0");
+    set_default_momentum(opt.momentum);
   }
 
-  // Sizes the state for an arena of n values (called once, not per step).
-  void attach(std::size_t n) {
-    if (opt.momentum != 0) buf_ = aligned_buffer<float>(n);
-    steps_ = 0;
+  // The buffer always exists, so that a schedule may turn momentum on later
+  // (OneCycleLR does); torch's first use of it copies the gradient.
+  std::vector<std::string> state_keys() const { return {"momentum_buffer"}; }
+  template <class T>
+  void on_attach_values(T*) {
+    started_.assign(params().size(), false);
   }
+  // Marks the buffers as holding momentum (after loading them from a checkpoint).
+  void set_momentum_started(bool started) { started_.assign(params().size(), started); }
 
-  void step(std::span<float> params, std::span<const float> grads) {
-    const std::size_t n = params.size();
-    float* p = params.data();
-    const float* g = grads.data();
-    float* b = buf_.data();
-    const bool first = steps_++ == 0;
-    const bool use_momentum = opt.momentum != 0;
-    auto update = [&]<class U>(std::size_t i) {
-      U gi = simd::load<U>(g + i);
-      if (opt.weight_decay != 0) gi = simd::fma(U(opt.weight_decay), simd::load<U>(p + i), gi);
+  template <class T>
+  void update(const segment<T>& s, const group_state& g) {
+    T* p = s.param;
+    const T* gr = s.grad;
+    T* b = s.state[0];
+    const bool use_momentum = g.momentum != 0;
+    const bool first = use_momentum && !started_[s.index];
+    if (use_momentum) started_[s.index] = true;
+    const T lr = static_cast<T>(g.lr), wd = static_cast<T>(g.weight_decay), mom = static_cast<T>(g.momentum),
+            keep = static_cast<T>(1 - opt.dampening);
+    const bool decay = g.weight_decay != 0, nesterov = opt.nesterov;
+    simd::for_each_batch<T>(s.size, [&]<class U>(std::size_t i) {
+      U gi = simd::load<U>(gr + i);
+      if (decay) gi = simd::fma(U(wd), simd::load<U>(p + i), gi);
       if (use_momentum) {
-        U bi = first ? gi : simd::fma(U(opt.momentum), simd::load<U>(b + i), U(1 - opt.dampening) * gi);
+        const U bi = first ? gi : simd::fma(U(mom), simd::load<U>(b + i), U(keep) * gi);
         simd::store(b + i, bi);
-        gi = opt.nesterov ? simd::fma(U(opt.momentum), bi, gi) : bi;
+        gi = nesterov ? simd::fma(U(mom), bi, gi) : bi;
       }
-      simd::store(p + i, simd::fma(U(-opt.lr), gi, simd::load<U>(p + i)));
-    };
-    simd::for_each_batch<float>(n, update);
+      simd::store(p + i, simd::fma(U(-lr), gi, simd::load<U>(p + i)));
+    });
   }
-
-  std::size_t steps() const { return steps_; }
 
  private:
-  aligned_buffer<float> buf_;
-  std::size_t steps_ = 0;
+  std::vector<bool> started_;
 };
 
 }  // namespace ingot::optim

@@ -6,10 +6,12 @@
 // optimizer updates the arena in one pass. evaluate and predict run the
 // evaluation form. After the first step nothing allocates.
 #include <boost/hana/fold.hpp>
+#include <boost/hana/for_each.hpp>
 #include <boost/hana/tuple.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <cstring>
 #include <optional>
@@ -22,6 +24,8 @@
 #include "ingot/data/batches.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/nn/layer.hpp"
+#include "ingot/optim/clip.hpp"
+#include "ingot/optim/optimizer.hpp"
 #include "ingot/plan/plan.hpp"
 
 namespace ingot::train {
@@ -34,6 +38,13 @@ struct fit_options {
   bool shuffle = false;
   std::uint64_t seed = 0;  // shuffling
   bool drop_last = false;
+  // Gradient clipping before each update (0: off): clip_grad_norm_ with the
+  // 2-norm, then clip_grad_value_.
+  double clip_grad_norm = 0;
+  double clip_grad_value = 0;
+  // A non-finite loss stops training with an error naming the epoch and the
+  // step; with skip_nonfinite the batch is skipped (no update) instead.
+  bool skip_nonfinite = false;
 };
 
 struct epoch_result {
@@ -41,6 +52,17 @@ struct epoch_result {
   std::size_t epochs = 0;
   double loss = 0;        // mean training loss over the epoch's samples
   double seconds = 0;
+};
+
+// What a callback's on_batch_end sees after each training step.
+struct batch_result {
+  std::size_t epoch = 0;  // 1-based
+  std::size_t step = 0;   // 1-based, within the epoch
+  std::size_t steps = 0;  // steps in this epoch
+  std::size_t rows = 0;
+  double loss = 0;
+  double grad_norm = 0;  // before clipping, when clip_grad_norm is set; else 0
+  bool skipped = false;  // a non-finite loss under skip_nonfinite
 };
 
 struct eval_result {
@@ -87,6 +109,23 @@ struct train_root_list<Loss, type_list<P...>, type_list<U...>> {
   static auto values(type_list<A...>) -> type_list<typename A::value...>;
   using type = concat_t<type_list<Loss, plan::bound_output<expr::grad_t<Loss, P>>...>, decltype(values(assigns{}))>;
 };
+
+template <class Model, class Loss>
+struct train_roots {
+  using train_loss = decltype(Loss::apply(typename Model::train_output{},
+                                          typename Loss::template target_leaf<typename Model::train_output>{}));
+  using type = typename train_root_list<train_loss, typename Model::params, typename Model::updates>::type;
+};
+template <class Model, class Loss>
+struct eval_roots {
+  using type = type_list<decltype(Loss::apply(typename Model::eval_output{},
+                                              typename Loss::template target_leaf<typename Model::train_output>{})),
+                         typename Model::eval_output>;
+};
+template <class Model>
+struct predict_roots {
+  using type = type_list<typename Model::eval_output>;
+};
 }  // namespace detail
 
 template <class Model, class Loss, class Optimizer>
@@ -104,19 +143,11 @@ class Trainer {
   using arena_type = typename Model::arena_type;
   using updates = typename Model::updates;
   using assigns = filter_t<updates, nn::is_assign>;
-  // Short-named root descriptors (see plan::basic_plan).
-  struct train_roots {
-    using type = typename detail::train_root_list<train_loss, params, updates>::type;
-  };
-  struct eval_roots {
-    using type = type_list<eval_loss, eval_output>;
-  };
-  struct predict_roots {
-    using type = type_list<eval_output>;
-  };
-  using train_plan_type = plan::basic_plan<T, train_roots>;
-  using eval_plan_type = plan::basic_plan<T, eval_roots>;
-  using predict_plan_type = plan::basic_plan<T, predict_roots>;
+  // Short-named root descriptors (see plan::basic_plan), shared by every
+  // optimizer: trainers of one model and loss compile their plans once.
+  using train_plan_type = plan::basic_plan<T, detail::train_roots<Model, Loss>>;
+  using eval_plan_type = plan::basic_plan<T, detail::eval_roots<Model, Loss>>;
+  using predict_plan_type = plan::basic_plan<T, detail::predict_roots<Model>>;
   // The random leaves (dropout masks) of a training step.
   using random_leaves = expr::leaves_with_role_t<typename train_plan_type::graph_type, expr::leaf_role::random>;
   static constexpr bool classification = std::is_integral_v<target_value>;
@@ -126,7 +157,11 @@ class Trainer {
 
   Trainer(Model& model, Loss, Optimizer optimizer)
       : model_(model), optimizer_(std::move(optimizer)), grads_(arena_type::flat_size) {
-    optimizer_.attach(arena_type::flat_size);
+    std::vector<optim::param_info> infos;
+    for (std::size_t k = 0; k < arena_type::count; ++k)
+      infos.push_back({std::string(arena_type::name(k)), arena_type::offset(k), arena_type::torch_shape(k)[0] *
+                       arena_type::torch_shape(k)[1], arena_type::is_matrix(k) ? std::size_t{2} : std::size_t{1}});
+    optimizer_.template attach<T>(std::move(infos));
   }
 
   Model& model() { return model_; }
@@ -163,7 +198,7 @@ class Trainer {
   // Forward, loss, backward and one optimizer update on n rows; returns the loss.
   T step(const T* x, const target_value* y, std::size_t n) {
     const T loss = compute_gradients(x, y, n);
-    optimizer_.step(model_.arena().flat(), grads_.span());
+    apply_update();
     return loss;
   }
 
@@ -180,8 +215,13 @@ class Trainer {
     return train_->template output<0>()[0];
   }
 
-  // Trains for opts.epochs epochs. Each callback is called after every epoch
-  // with the epoch_result; one that returns false stops training.
+  // Trains for opts.epochs epochs. A callback is a function of the
+  // epoch_result (returning void or bool), or an object with any of
+  //   on_epoch_begin(std::size_t epoch)
+  //   on_batch_end(const batch_result&)
+  //   on_epoch_end(const epoch_result&)      (void or bool)
+  // A callback that returns false at an epoch's end stops training; every
+  // callback still sees that epoch.
   template <class... Callbacks>
   std::vector<epoch_result> fit(const data::Dataset<target_value>& ds, fit_options opts, Callbacks&&... callbacks) {
     check(ds);
@@ -191,23 +231,37 @@ class Trainer {
     reserve(loader.batch_size());
     std::vector<epoch_result> history;
     history.reserve(opts.epochs);
+    auto all = hana::make_tuple(std::ref(callbacks)...);
     for (std::size_t epoch = 1; epoch <= opts.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      hana::for_each(all, [&](auto c) { begin_epoch(c.get(), epoch); });
       loader.start_epoch();
       double total = 0;
-      std::size_t rows = 0;
+      std::size_t rows = 0, step_in_epoch = 0;
+      const std::size_t steps = loader.count();
       typename data::batches<target_value>::batch b;
       while (loader.next(b)) {
-        total += static_cast<double>(step(b.x, b.y, b.rows)) * static_cast<double>(b.rows);
-        rows += b.rows;
+        batch_result r{epoch, ++step_in_epoch, steps, b.rows, 0, 0, false};
+        r.loss = static_cast<double>(compute_gradients(b.x, b.y, b.rows));
+        if (!std::isfinite(r.loss)) {
+          if (!opts.skip_nonfinite)
+            throw std::runtime_error("ingot: the training loss is " + std::to_string(r.loss) + " at epoch " +
+                                     std::to_string(epoch) + ", step " + std::to_string(step_in_epoch) + " of " +
+                                     std::to_string(steps) +
+                                     "; training diverged (a lower learning rate, or gradient clipping, may help)");
+          r.skipped = true;
+        } else {
+          if (opts.clip_grad_norm > 0) r.grad_norm = optim::clip_grad_norm(grads_.span(), opts.clip_grad_norm);
+          if (opts.clip_grad_value > 0) optim::clip_grad_value(grads_.span(), opts.clip_grad_value);
+          apply_update();
+          total += r.loss * static_cast<double>(b.rows);
+          rows += b.rows;
+        }
+        hana::for_each(all, [&](auto c) { end_batch(c.get(), r); });
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds});
-      // Every callback is called (none is skipped because an earlier one
-      // asked to stop); training stops if any returned false.
-      const bool go_on = hana::fold(hana::make_tuple(std::ref(callbacks)...), true, [&](bool go, auto callback) {
-        return notify(callback.get(), history.back()) && go;
-      });
+      const bool go_on = hana::fold(all, true, [&](bool go, auto c) { return end_epoch(c.get(), history.back()) && go; });
       if (!go_on) break;
     }
     return history;
@@ -309,13 +363,30 @@ class Trainer {
     ds.check_labels(out_features);
   }
 
-  template <class F>
-  static bool notify(F& f, const epoch_result& r) {
-    if constexpr (std::is_same_v<std::invoke_result_t<F&, const epoch_result&>, bool>) return f(r);
-    else {
-      f(r);
-      return true;
+  void apply_update() { optimizer_.template step<T>(model_.arena().flat(), std::span<const T>(grads_.span())); }
+
+  template <class C>
+  static void begin_epoch(C& c, std::size_t epoch) {
+    if constexpr (requires { c.on_epoch_begin(epoch); }) c.on_epoch_begin(epoch);
+  }
+  template <class C>
+  static void end_batch(C& c, const batch_result& r) {
+    if constexpr (requires { c.on_batch_end(r); }) c.on_batch_end(r);
+  }
+  template <class C>
+  static bool end_epoch(C& c, const epoch_result& r) {
+    if constexpr (requires { c.on_epoch_end(r); }) {
+      if constexpr (std::is_same_v<decltype(c.on_epoch_end(r)), bool>) return c.on_epoch_end(r);
+      else c.on_epoch_end(r);
+    } else if constexpr (std::is_invocable_v<C&, const epoch_result&>) {
+      if constexpr (std::is_same_v<std::invoke_result_t<C&, const epoch_result&>, bool>) return c(r);
+      else c(r);
+    } else {
+      static_assert(requires { c.on_epoch_begin(std::size_t{}); } || requires { c.on_batch_end(batch_result{}); },
+                    "ingot: a fit callback is a function of the epoch_result, or has on_epoch_begin, on_batch_end or "
+                    "on_epoch_end");
     }
+    return true;
   }
 
   Model& model_;
