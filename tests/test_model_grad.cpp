@@ -29,7 +29,7 @@ TEST_CASE("Sequential MLP with every activation layer", "[grad][nn]") {
 TEST_CASE("Sequential under the MSE loss, as the trainer builds it", "[grad][nn]") {
   using Net = nn::Sequential<nn::Dense<7, 13>, nn::ReLU, nn::Dense<13, 3>>;
   using Target = expr::data_leaf<"target", 3>;
-  using L = decltype(loss::MSE::apply(Net::output{}, Target{}));
+  using L = decltype(loss::MSE<>::apply(Net::output{}, Target{}));
   CHECK(gradcheck::check(L{}, {}, Net::input{}, Target{}, nn::Dense<7, 13>::weight<"0.">{},
                          nn::Dense<7, 13>::bias<"0.">{}, nn::Dense<13, 3>::weight<"2.">{},
                          nn::Dense<13, 3>::bias<"2.">{}) == 35 + 15 + 91 + 13 + 39 + 3);
@@ -52,7 +52,7 @@ TEST_CASE("a model written as an expression", "[grad][expr-model]") {
   // Under BCE, with the targets' gradient too (BCE is linear in the target,
   // so targets need not lie in [0, 1] here; weights stay in [-1, 1] so that
   // the sigmoid does not saturate and finite differences stay meaningful).
-  CHECK(gradcheck::check(loss::BCE::apply(y, expr::target<"t", 1>), o, x, expr::target<"t", 1>, W1, b1, w2, b2) ==
+  CHECK(gradcheck::check(loss::BCE<>::apply(y, expr::target<"t", 1>), o, x, expr::target<"t", 1>, W1, b1, w2, b2) ==
         50 + 5 + 320 + 32 + 32 + 1);
 }
 

@@ -38,20 +38,20 @@ TEST_CASE("MSE, cross-entropy and BCE match torch, value and gradient", "[torch]
   const auto f = fixtures::load("losses.json");
   {
     const auto& c = f["mse"];
-    auto [loss, grad] = loss_and_grad<loss::MSE, 11>(fixtures::values(c["y"]), fixtures::values(c["t"]), 6);
+    auto [loss, grad] = loss_and_grad<loss::MSE<>, 11>(fixtures::values(c["y"]), fixtures::values(c["t"]), 6);
     CHECK(loss == Approx(c["loss"].get<double>()).epsilon(1e-6));
     require_close(grad, fixtures::values(c["grad"]), 1e-5, 1e-8);
   }
   {
     const auto& c = f["cross_entropy"];
-    auto [loss, grad] = loss_and_grad<loss::CrossEntropy, 11>(fixtures::values(c["logits"]),
+    auto [loss, grad] = loss_and_grad<loss::CrossEntropy<>, 11>(fixtures::values(c["logits"]),
                                                               fixtures::values<std::int32_t>(c["labels"]), 6);
     CHECK(loss == Approx(c["loss"].get<double>()).epsilon(1e-6));
     require_close(grad, fixtures::values(c["grad"]), 1e-5, 1e-8);
   }
   {
     const auto& c = f["bce"];
-    auto [loss, grad] = loss_and_grad<loss::BCE, 3>(fixtures::values(c["p"]), fixtures::values(c["t"]), 6);
+    auto [loss, grad] = loss_and_grad<loss::BCE<>, 3>(fixtures::values(c["p"]), fixtures::values(c["t"]), 6);
     CHECK(loss == Approx(c["loss"].get<double>()).epsilon(1e-6));
     require_close(grad, fixtures::values(c["grad"]), 1e-5, 1e-8);
   }

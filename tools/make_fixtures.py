@@ -310,6 +310,66 @@ def schedules():
     write("schedules.json", out)
 
 
+def loss_options():
+    """Every loss, option and reduction: value and gradient with respect to the prediction, on 7 x 11
+    inputs (BCE on 7 x 3), some differences exactly zero and some logits far from zero."""
+    torch.manual_seed(11)
+    F = torch.nn.functional
+    rows, cols = 7, 11
+    y = torch.randn(rows, cols) * 1.5
+    t = torch.randn(rows, cols)
+    t[0, :3] = y[0, :3]  # zero differences: the L1 family's gradient is 0 there
+    labels = torch.randint(0, cols, (rows,))
+    weight = torch.rand(cols) + 0.2
+    probs = torch.softmax(torch.randn(rows, cols), dim=1)
+    logits = torch.randn(rows, 3) * 4
+    logits[0, 0], logits[1, 1] = 40.0, -40.0  # softplus far from zero
+    bt = torch.rand(rows, 3)
+    pos_weight = torch.tensor([0.5, 2.0, 3.0])
+    pb = torch.sigmoid(torch.randn(rows, 3))
+    logp = torch.log_softmax(torch.randn(rows, cols), dim=1)
+    cases = []
+
+    def case(name, fn, pred, target, **extra):
+        p = pred.clone().requires_grad_(True)
+        value = fn(p)
+        value.backward()
+        c = {"name": name, "rows": pred.shape[0], "cols": pred.shape[1], "y": flat(pred), "value": value.item(),
+             "grad": flat(p.grad)}
+        c["t"] = [int(v) for v in target] if target.dtype == torch.int64 else flat(target)
+        c.update({k: flat(v) for k, v in extra.items()})
+        cases.append(c)
+
+    for red in ("mean", "sum"):
+        case("mse_" + red, lambda p: F.mse_loss(p, t, reduction=red), y, t)
+        case("l1_" + red, lambda p: F.l1_loss(p, t, reduction=red), y, t)
+        case("bce_" + red, lambda p: F.binary_cross_entropy(p, bt, reduction=red), pb, bt)
+        case("bce_logits_" + red, lambda p: F.binary_cross_entropy_with_logits(p, bt, reduction=red), logits, bt)
+        case("bce_logits_pos_weight_" + red,
+             lambda p: F.binary_cross_entropy_with_logits(p, bt, pos_weight=pos_weight, reduction=red), logits, bt,
+             pos_weight=pos_weight)
+        case("nll_" + red, lambda p: F.nll_loss(p, labels, reduction=red), logp, labels)
+        case("nll_weighted_" + red, lambda p: F.nll_loss(p, labels, weight=weight, reduction=red), logp, labels,
+             weight=weight)
+        case("ce_" + red, lambda p: F.cross_entropy(p, labels, reduction=red), y, labels)
+        case("ce_smoothing_" + red, lambda p: F.cross_entropy(p, labels, label_smoothing=0.1, reduction=red), y, labels)
+        case("ce_weighted_" + red, lambda p: F.cross_entropy(p, labels, weight=weight, reduction=red), y, labels,
+             weight=weight)
+        case("ce_weighted_smoothing_" + red,
+             lambda p: F.cross_entropy(p, labels, weight=weight, label_smoothing=0.2, reduction=red), y, labels,
+             weight=weight)
+        case("ce_probabilities_" + red, lambda p: F.cross_entropy(p, probs, reduction=red), y, probs)
+        case("ce_probabilities_smoothing_weighted_" + red,
+             lambda p: F.cross_entropy(p, probs, weight=weight, label_smoothing=0.15, reduction=red), y, probs,
+             weight=weight)
+    case("smooth_l1_beta1_mean", lambda p: F.smooth_l1_loss(p, t, beta=1.0), y, t)
+    case("smooth_l1_beta0.5_sum", lambda p: F.smooth_l1_loss(p, t, beta=0.5, reduction="sum"), y, t)
+    case("smooth_l1_beta0_mean", lambda p: F.smooth_l1_loss(p, t, beta=0.0), y, t)
+    case("huber_delta1_mean", lambda p: F.huber_loss(p, t, delta=1.0), y, t)
+    case("huber_delta0.3_sum", lambda p: F.huber_loss(p, t, delta=0.3, reduction="sum"), y, t)
+    write("loss_options.json", {"cases": cases})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     seed_loop()
@@ -320,3 +380,4 @@ if __name__ == "__main__":
     mlp_batchnorm_dropout()
     optimizer_runs()
     schedules()
+    loss_options()

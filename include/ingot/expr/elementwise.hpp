@@ -161,6 +161,76 @@ struct gelu_op {
   using vjp = mul_t<G, ew<gelu_grad_op, X>>;
 };
 
+// sign(x): -1, 0 or 1 (torch.sign; the derivative of |x|, 0 at 0 as torch's).
+struct sign_op {
+  static constexpr bool differentiable = false;
+  template <class V> static V apply(const V& x) {
+    return simd::where_positive(x, V(1), V(0)) - simd::where_positive(-x, V(1), V(0));
+  }
+};
+
+struct abs_op {
+  template <class V> static V apply(const V& x) { return simd::abs(x); }
+  template <std::size_t I, class Y, class G, class X>
+  using vjp = mul_t<G, ew<sign_op, X>>;
+};
+
+// softplus(x) = log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so
+// that it never overflows; its derivative is sigmoid(x).
+struct softplus_op {
+  template <class V> static V apply(const V& x) {
+    return simd::max(x, V(0)) + simd::log1p(simd::exp(-simd::abs(x)));
+  }
+  template <std::size_t I, class Y, class G, class X>
+  using vjp = mul_t<G, ew<sigmoid_op, X>>;
+};
+
+// torch's smooth_l1 on a difference d: 0.5 d^2 / beta where |d| < beta,
+// else |d| - 0.5 beta. Its derivative: d / beta, or sign(d).
+template <double Beta>
+struct smooth_l1_grad_op {
+  static constexpr bool differentiable = false;
+  template <class V> static V apply(const V& d) {
+    using T = simd::scalar_of_t<V>;
+    const V sign = simd::where_positive(d, V(1), V(0)) - simd::where_positive(-d, V(1), V(0));
+    return simd::where_below(simd::abs(d), V(static_cast<T>(Beta)), d / V(static_cast<T>(Beta)), sign);
+  }
+};
+template <double Beta>
+struct smooth_l1_op {
+  static_assert(Beta > 0, "ingot: smooth_l1 needs beta > 0 (beta = 0 is L1)");
+  template <class V> static V apply(const V& d) {
+    using T = simd::scalar_of_t<V>;
+    const V a = simd::abs(d), b = V(static_cast<T>(Beta));
+    return simd::where_below(a, b, V(T(0.5)) * d * d / b, a - V(T(0.5)) * b);
+  }
+  template <std::size_t I, class Y, class G, class X>
+  using vjp = mul_t<G, ew<smooth_l1_grad_op<Beta>, X>>;
+};
+
+// torch's huber on a difference d: 0.5 d^2 where |d| < delta, else
+// delta (|d| - 0.5 delta). Its derivative: d, or delta sign(d).
+template <double Delta>
+struct huber_grad_op {
+  static constexpr bool differentiable = false;
+  template <class V> static V apply(const V& d) {
+    using T = simd::scalar_of_t<V>;
+    const V dl = V(static_cast<T>(Delta));
+    return simd::max(simd::min(d, dl), -dl);
+  }
+};
+template <double Delta>
+struct huber_op {
+  static_assert(Delta > 0, "ingot: huber needs delta > 0");
+  template <class V> static V apply(const V& d) {
+    using T = simd::scalar_of_t<V>;
+    const V a = simd::abs(d), dl = V(static_cast<T>(Delta));
+    return simd::where_below(a, dl, V(T(0.5)) * d * d, dl * (a - V(T(0.5)) * dl));
+  }
+  template <std::size_t I, class Y, class G, class X>
+  using vjp = mul_t<G, ew<huber_grad_op<Delta>, X>>;
+};
+
 struct add_op {
   template <class V> static V apply(const V& a, const V& b) { return a + b; }
   template <std::size_t I, class Y, class G, class A, class B>

@@ -90,24 +90,28 @@ struct is_leaf_node<A> : std::bool_constant<A::cat == category::leaf> {};
 template <class G, std::size_t K>
 struct adjoint;
 
+// Ops without a derivative (a mask, a sign, a one-hot of labels) are
+// piecewise constant in their operands: nothing flows back through them.
 template <class M>
-struct differentiable {
-  static constexpr bool value = true;
-};
+struct differentiable : std::true_type {};
 template <class Op, class... A>
-struct differentiable<ew<Op, A...>> {
-  static_assert(op_differentiable<Op>, "ingot: grad reached an operation that has no derivative (a mask or a one-hot)");
-  static constexpr bool value = true;
-};
+struct differentiable<ew<Op, A...>> : std::bool_constant<op_differentiable<Op>> {};
 
 // What operand slot Slot of user M passes back, given M's adjoint AM.
-template <class M, std::size_t Slot, class AM>
+template <class M, std::size_t Slot, class AM, bool = differentiable<M>::value>
 struct vjp_of {
-  static_assert(differentiable<M>::value);
   using type = typename M::template vjp<Slot, AM>;
 };
+template <class M, std::size_t Slot, class AM>
+struct vjp_of<M, Slot, AM, false> {
+  using type = no_grad;
+};
 template <class M, std::size_t Slot>
-struct vjp_of<M, Slot, no_adjoint> {
+struct vjp_of<M, Slot, no_adjoint, true> {
+  using type = no_grad;
+};
+template <class M, std::size_t Slot>
+struct vjp_of<M, Slot, no_adjoint, false> {
   using type = no_grad;
 };
 

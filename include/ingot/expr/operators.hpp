@@ -64,10 +64,17 @@ INGOT_UNARY(tanh, tanh_op)
 INGOT_UNARY(sigmoid, sigmoid_op)
 INGOT_UNARY(relu, relu_op)
 INGOT_UNARY(gelu, gelu_op)
+INGOT_UNARY(abs, abs_op)
+INGOT_UNARY(softplus, softplus_op)
 #undef INGOT_UNARY
 
 template <double Slope = 0.01, node A>
 constexpr auto leaky_relu(A) { return ew<leaky_relu_op<Slope>, A>{}; }
+
+template <double Beta = 1.0, node A>
+constexpr auto smooth_l1(A) { return ew<smooth_l1_op<Beta>, A>{}; }
+template <double Delta = 1.0, node A>
+constexpr auto huber(A) { return ew<huber_op<Delta>, A>{}; }
 
 template <node A>
 constexpr auto operator-(A) { return ew<neg_op, A>{}; }

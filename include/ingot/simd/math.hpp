@@ -86,12 +86,25 @@ INGOT_UNARY_MATH(log, log)
 INGOT_UNARY_MATH(sqrt, sqrt)
 INGOT_UNARY_MATH(tanh, tanh)
 INGOT_UNARY_MATH(erf, erf)
+INGOT_UNARY_MATH(log1p, log1p)
+INGOT_UNARY_MATH(abs, abs)
 #undef INGOT_UNARY_MATH
 
 template <class V>
 inline V max(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return a > b ? a : b;
   else return xsimd::max(a, b);
+}
+template <class V>
+inline V min(const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return a < b ? a : b;
+  else return xsimd::min(a, b);
+}
+// where(|x| < limit, a, b), element-wise.
+template <class V>
+inline V where_below(const V& x, const V& limit, const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return x < limit ? a : b;
+  else return xsimd::select(x < limit, a, b);
 }
 template <class V>
 inline V fma(const V& a, const V& b, const V& c) {

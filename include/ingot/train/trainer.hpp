@@ -155,8 +155,8 @@ class Trainer {
   static constexpr std::size_t out_features = train_output::shape::cols;
   static constexpr std::size_t target_cols = classification ? 1 : out_features;
 
-  Trainer(Model& model, Loss, Optimizer optimizer)
-      : model_(model), optimizer_(std::move(optimizer)), grads_(arena_type::flat_size) {
+  Trainer(Model& model, Loss loss, Optimizer optimizer)
+      : model_(model), loss_(std::move(loss)), optimizer_(std::move(optimizer)), grads_(arena_type::flat_size) {
     std::vector<optim::param_info> infos;
     for (std::size_t k = 0; k < arena_type::count; ++k)
       infos.push_back({std::string(arena_type::name(k)), arena_type::offset(k), arena_type::torch_shape(k)[0] *
@@ -267,6 +267,20 @@ class Trainer {
     return history;
   }
 
+  // A dataset whose targets the loss does not take: stopped here, in words.
+  template <class Other, class... Callbacks>
+    requires(!std::is_same_v<Other, target_value>)
+  std::vector<epoch_result> fit(const data::Dataset<Other>&, fit_options, Callbacks&&...) {
+    reject_targets<Other>();
+    return {};
+  }
+  template <class Other>
+    requires(!std::is_same_v<Other, target_value>)
+  eval_result evaluate(const data::Dataset<Other>&, std::size_t = 256) {
+    reject_targets<Other>();
+    return {};
+  }
+
   // Mean loss (and accuracy, for classification) over a dataset in the
   // evaluation form, no update.
   eval_result evaluate(const data::Dataset<target_value>& ds, std::size_t batch_size = 256) {
@@ -323,6 +337,7 @@ class Trainer {
   void bind_model(Plan& plan) {
     plan.template bind_by_name<expr::leaf_role::param>(model_.arena());
     plan.template bind_by_name<expr::leaf_role::state>(model_.state());
+    if constexpr (requires { loss_.template bind<train_output>(plan); }) loss_.template bind<train_output>(plan);
   }
 
   void draw_masks(std::size_t n) {
@@ -363,6 +378,17 @@ class Trainer {
     ds.check_labels(out_features);
   }
 
+  template <class Other>
+  static void reject_targets() {
+    static_assert(!(classification && std::is_floating_point_v<Other>),
+                  "ingot: this loss takes integer class labels, and the dataset has float targets "
+                  "(float targets go with loss::MSE, L1, SmoothL1, Huber, BCE, BCEWithLogits, or "
+                  "CrossEntropy<{.probabilities = true}>)");
+    static_assert(!(!classification && std::is_integral_v<Other>),
+                  "ingot: this loss takes float targets, and the dataset has integer class labels "
+                  "(labels go with loss::CrossEntropy or loss::NLL)");
+  }
+
   void apply_update() { optimizer_.template step<T>(model_.arena().flat(), std::span<const T>(grads_.span())); }
 
   template <class C>
@@ -390,6 +416,7 @@ class Trainer {
   }
 
   Model& model_;
+  Loss loss_;
   Optimizer optimizer_;
   aligned_buffer<T> grads_;
   std::array<aligned_buffer<T>, random_leaves::size> masks_;
