@@ -15,4 +15,5 @@
 #include "ingot/optim/sgd.hpp"
 #include "ingot/plan/plan.hpp"
 #include "ingot/sched/scheduler.hpp"
+#include "ingot/train/callbacks.hpp"
 #include "ingot/train/trainer.hpp"

@@ -46,6 +46,7 @@ void bind_tensor(Plan& plan, const std::vector<float>& values, std::size_t class
 // nn.MSELoss: (y - t)^2, reduced.
 template <reduction R = mean>
 struct MSE {
+  static constexpr reduction reduce_mode = R;
   template <class Y>
   using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
   using target_value = float;
@@ -56,6 +57,7 @@ struct MSE {
 // nn.L1Loss: |y - t|, reduced (the gradient at y == t is 0, as torch's).
 template <reduction R = mean>
 struct L1 {
+  static constexpr reduction reduce_mode = R;
   template <class Y>
   using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
   using target_value = float;
@@ -67,6 +69,7 @@ struct L1 {
 // (beta = 0 is L1, as in torch).
 template <double Beta = 1.0, reduction R = mean>
 struct SmoothL1 {
+  static constexpr reduction reduce_mode = R;
   template <class Y>
   using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
   using target_value = float;
@@ -80,6 +83,7 @@ struct SmoothL1 {
 // nn.HuberLoss(delta): 0.5 d^2 where |d| < delta, else delta (|d| - delta / 2).
 template <double Delta = 1.0, reduction R = mean>
 struct Huber {
+  static constexpr reduction reduce_mode = R;
   template <class Y>
   using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
   using target_value = float;
@@ -92,6 +96,7 @@ struct Huber {
 // stable form).
 template <reduction R = mean>
 struct BCE {
+  static constexpr reduction reduce_mode = R;
   template <class Y>
   using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
   using target_value = float;
@@ -108,6 +113,7 @@ struct BCE {
 // The gradient is sigmoid(x) - t (weighted), with no overflow.
 template <reduction R = mean, bool PosWeight = false>
 struct BCEWithLogits {
+  static constexpr reduction reduce_mode = R;
   std::vector<float> pos_weight;  // with PosWeight: one per output column
 
   template <class Y>
@@ -137,6 +143,7 @@ struct BCEWithLogits {
 // the sum of those weights, as torch's.
 template <reduction R = mean, bool Weighted = false>
 struct NLL {
+  static constexpr reduction reduce_mode = R;
   std::vector<float> weight;  // with Weighted: one per class
 
   template <class Y>
@@ -182,6 +189,7 @@ template <ce_options O = ce_options{}>
 struct CrossEntropy {
   static_assert(O.label_smoothing >= 0 && O.label_smoothing <= 1, "ingot: label_smoothing must be in [0, 1]");
   static constexpr reduction R = O.reduce;
+  static constexpr reduction reduce_mode = R;
   std::vector<float> weight;  // with weighted: one per class
 
   template <class Y>

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -23,10 +25,12 @@
 #include "ingot/core/rng.hpp"
 #include "ingot/data/batches.hpp"
 #include "ingot/data/dataset.hpp"
+#include "ingot/loss/losses.hpp"
 #include "ingot/nn/layer.hpp"
 #include "ingot/optim/clip.hpp"
 #include "ingot/optim/optimizer.hpp"
 #include "ingot/plan/plan.hpp"
+#include "ingot/train/metrics.hpp"
 
 namespace ingot::train {
 
@@ -50,25 +54,42 @@ struct fit_options {
 struct epoch_result {
   std::size_t epoch = 0;  // 1-based
   std::size_t epochs = 0;
-  double loss = 0;        // mean training loss over the epoch's samples
-  double seconds = 0;
+  double loss = 0;        // mean training loss per sample over the epoch
+  double seconds = 0;     // training time, without the validation
+  std::optional<eval_result> validation;  // with validate_on: the evaluation form on that data set
 };
+
+// A metric of an epoch by name: "loss" (training), or "val_loss",
+// "val_accuracy", "val_top_k_accuracy", "val_macro_f1", "val_mae",
+// "val_rmse" (needs validate_on).
+inline double metric(const epoch_result& r, std::string_view name) {
+  if (name == "loss") return r.loss;
+  if (!name.starts_with("val_"))
+    throw std::invalid_argument("ingot: unknown metric '" + std::string(name) +
+                                "' (loss, val_loss, val_accuracy, val_top_k_accuracy, val_macro_f1, val_mae, val_rmse)");
+  if (!r.validation)
+    throw std::invalid_argument("ingot: metric '" + std::string(name) + "' needs a validation set (Trainer::validate_on)");
+  const eval_result& v = *r.validation;
+  if (name == "val_loss") return v.loss;
+  if (name == "val_accuracy") return v.accuracy;
+  if (name == "val_top_k_accuracy") return v.top_k_accuracy;
+  if (name == "val_macro_f1") return v.macro_f1;
+  if (name == "val_mae") return v.mae;
+  if (name == "val_rmse") return v.rmse;
+  throw std::invalid_argument("ingot: unknown metric '" + std::string(name) +
+                              "' (loss, val_loss, val_accuracy, val_top_k_accuracy, val_macro_f1, val_mae, val_rmse)");
+}
 
 // What a callback's on_batch_end sees after each training step.
 struct batch_result {
   std::size_t epoch = 0;  // 1-based
+  std::size_t epochs = 0;
   std::size_t step = 0;   // 1-based, within the epoch
   std::size_t steps = 0;  // steps in this epoch
   std::size_t rows = 0;
   double loss = 0;
   double grad_norm = 0;  // before clipping, when clip_grad_norm is set; else 0
   bool skipped = false;  // a non-finite loss under skip_nonfinite
-};
-
-struct eval_result {
-  double loss = 0;
-  double accuracy = 0;  // fraction of rows whose arg-max is the label (classification only)
-  std::size_t rows = 0;
 };
 
 namespace detail {
@@ -154,6 +175,11 @@ class Trainer {
   static constexpr std::size_t in_features = input::shape::cols;
   static constexpr std::size_t out_features = train_output::shape::cols;
   static constexpr std::size_t target_cols = classification ? 1 : out_features;
+  // A sum-reduced loss: its per-sample value is the batch value over the rows.
+  static constexpr bool summed_loss = [] {
+    if constexpr (requires { Loss::reduce_mode; }) return Loss::reduce_mode == loss::reduction::sum;
+    else return false;
+  }();
 
   Trainer(Model& model, Loss loss, Optimizer optimizer)
       : model_(model), loss_(std::move(loss)), optimizer_(std::move(optimizer)), grads_(arena_type::flat_size) {
@@ -220,6 +246,7 @@ class Trainer {
   //   on_epoch_begin(std::size_t epoch)
   //   on_batch_end(const batch_result&)
   //   on_epoch_end(const epoch_result&)      (void or bool)
+  //   on_fit_end(const std::vector<epoch_result>&)
   // A callback that returns false at an epoch's end stops training; every
   // callback still sees that epoch.
   template <class... Callbacks>
@@ -241,7 +268,7 @@ class Trainer {
       const std::size_t steps = loader.count();
       typename data::batches<target_value>::batch b;
       while (loader.next(b)) {
-        batch_result r{epoch, ++step_in_epoch, steps, b.rows, 0, 0, false};
+        batch_result r{epoch, opts.epochs, ++step_in_epoch, steps, b.rows, 0, 0, false};
         r.loss = static_cast<double>(compute_gradients(b.x, b.y, b.rows));
         if (!std::isfinite(r.loss)) {
           if (!opts.skip_nonfinite)
@@ -254,18 +281,33 @@ class Trainer {
           if (opts.clip_grad_norm > 0) r.grad_norm = optim::clip_grad_norm(grads_.span(), opts.clip_grad_norm);
           if (opts.clip_grad_value > 0) optim::clip_grad_value(grads_.span(), opts.clip_grad_value);
           apply_update();
-          total += r.loss * static_cast<double>(b.rows);
+          total += summed_loss ? r.loss : r.loss * static_cast<double>(b.rows);
           rows += b.rows;
         }
         hana::for_each(all, [&](auto c) { end_batch(c.get(), r); });
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds});
+      history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds, std::nullopt});
+      if (validation_) history.back().validation = evaluate(*validation_, validation_options_);
+      history_ = history;
       const bool go_on = hana::fold(all, true, [&](bool go, auto c) { return end_epoch(c.get(), history.back()) && go; });
       if (!go_on) break;
     }
+    hana::for_each(all, [&](auto c) { end_fit(c.get(), history); });
+    history_ = history;
     return history;
   }
+
+  // Evaluates ds after every epoch of fit (epoch_result::validation). The
+  // data set must outlive the fits; nullptr stops validating.
+  void validate_on(const data::Dataset<target_value>& ds, eval_options opts = {}) {
+    check(ds);
+    validation_ = &ds;
+    validation_options_ = opts;
+  }
+  void validate_on(std::nullptr_t) { validation_ = nullptr; }
+  // The epochs of the last fit, as it returned them (also while it runs).
+  const std::vector<epoch_result>& history() const { return history_; }
 
   // A dataset whose targets the loss does not take: stopped here, in words.
   template <class Other, class... Callbacks>
@@ -284,32 +326,41 @@ class Trainer {
   // Mean loss (and accuracy, for classification) over a dataset in the
   // evaluation form, no update.
   eval_result evaluate(const data::Dataset<target_value>& ds, std::size_t batch_size = 256) {
+    return evaluate(ds, eval_options{.batch_size = batch_size});
+  }
+  // The loss per sample and the metrics of the task (see eval_result).
+  eval_result evaluate(const data::Dataset<target_value>& ds, eval_options opts) {
     check(ds);
-    const std::size_t batch = std::max<std::size_t>(1, std::min(batch_size, ds.rows));
+    const std::size_t batch = std::max<std::size_t>(1, std::min(opts.batch_size, ds.rows));
     eval_plan_type* plan = eval_.template get<eval_plan_type>();
     if (!plan || plan->capacity() < batch) {
       plan = &eval_.template make<eval_plan_type>(batch);
       bind_model(*plan);
     }
+    eval_result r;
+    r.rows = ds.rows;
+    if constexpr (classification) {
+      r.classes = out_features;
+      r.k = std::max<std::size_t>(1, std::min(opts.top_k, out_features));
+      r.confusion.assign(out_features * out_features, 0);
+    }
     double total = 0;
-    std::size_t correct = 0;
     for (std::size_t first = 0; first < ds.rows; first += batch) {
       const std::size_t rows = std::min(batch, ds.rows - first);
       plan->template bind<input>(ds.x.data() + first * in_features);
       plan->template bind<target>(ds.y.data() + first * target_cols);
       plan->run(rows);
-      total += static_cast<double>(plan->template output<0>()[0]) * static_cast<double>(rows);
-      if constexpr (classification) {
-        const T* out = plan->template output<1>();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const T* row = out + r * out_features;
-          const auto best = static_cast<std::size_t>(std::max_element(row, row + out_features) - row);
-          correct += best == static_cast<std::size_t>(ds.y[first + r]);
-        }
-      }
+      const double value = static_cast<double>(plan->template output<0>()[0]);
+      total += summed_loss ? value : value * static_cast<double>(rows);
+      const T* out = plan->template output<1>();
+      if constexpr (classification) detail::add_classification(r, out, ds.y.data() + first, rows);
+      else if constexpr (out_features == target_cols)
+        detail::add_regression(r, out, ds.y.data() + first * target_cols, rows * out_features);
     }
-    return {total / static_cast<double>(ds.rows),
-            classification ? static_cast<double>(correct) / static_cast<double>(ds.rows) : 0.0, ds.rows};
+    r.loss = total / static_cast<double>(ds.rows);
+    if constexpr (classification) detail::finish_classification(r);
+    else detail::finish_regression(r, ds.rows * out_features);
+    return r;
   }
 
   // The model's outputs (evaluation form) for n rows of features:
@@ -396,6 +447,10 @@ class Trainer {
     if constexpr (requires { c.on_epoch_begin(epoch); }) c.on_epoch_begin(epoch);
   }
   template <class C>
+  static void end_fit(C& c, const std::vector<epoch_result>& h) {
+    if constexpr (requires { c.on_fit_end(h); }) c.on_fit_end(h);
+  }
+  template <class C>
   static void end_batch(C& c, const batch_result& r) {
     if constexpr (requires { c.on_batch_end(r); }) c.on_batch_end(r);
   }
@@ -408,7 +463,8 @@ class Trainer {
       if constexpr (std::is_same_v<std::invoke_result_t<C&, const epoch_result&>, bool>) return c(r);
       else c(r);
     } else {
-      static_assert(requires { c.on_epoch_begin(std::size_t{}); } || requires { c.on_batch_end(batch_result{}); },
+      static_assert(requires { c.on_epoch_begin(std::size_t{}); } || requires { c.on_batch_end(batch_result{}); } ||
+                        requires { c.on_fit_end(std::vector<epoch_result>{}); },
                     "ingot: a fit callback is a function of the epoch_result, or has on_epoch_begin, on_batch_end or "
                     "on_epoch_end");
     }
@@ -422,6 +478,9 @@ class Trainer {
   std::array<aligned_buffer<T>, random_leaves::size> masks_;
   std::uint64_t random_seed_ = 0, random_step_ = 0;
   std::optional<train_plan_type> train_;
+  const data::Dataset<target_value>* validation_ = nullptr;
+  eval_options validation_options_;
+  std::vector<epoch_result> history_;
   detail::plan_holder eval_, predict_;
 };
 
