@@ -5,11 +5,12 @@
 //   fashion_mnist [--epochs 5] [--batch-size 64] [--lr 1e-3] [--seed 42] [--data-dir DIR]
 //                 [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--weight-decay W] [--momentum M]
 //                 [--schedule none|step|cosine|warmup-cosine|onecycle] [--warmup-epochs 1]
-//                 [--clip-grad-norm N] [--require-accuracy PERCENT]
+//                 [--clip-grad-norm N] [--progress] [--log-csv FILE] [--log-jsonl FILE]
+//                 [--require-accuracy PERCENT]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ingot/ingot.hpp>
-#include <map>
+#include <optional>
 
 using namespace ingot;
 
@@ -22,6 +23,8 @@ struct settings {
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
   std::uint64_t seed = 42;
   std::string optimizer = "adam", schedule = "none";
+  bool progress = false;
+  std::string log_csv, log_jsonl;
 };
 
 // The learning rate at each step, torch's way; stepped after every batch.
@@ -43,18 +46,40 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
   train::Trainer trainer{net, loss::CrossEntropy{}, std::move(optimizer)};
   const std::size_t steps_per_epoch = (train_set.rows + s.batch_size - 1) / s.batch_size;
   sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
-  double accuracy = 0;
-  trainer.fit(train_set,
-              {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed,
-               .clip_grad_norm = s.clip_grad_norm},
-              sched::each_batch(lr), [&](const train::epoch_result& r) {
-                const auto test = trainer.evaluate(test_set);
-                accuracy = 100.0 * test.accuracy;
-                std::printf("epoch %zu/%zu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n",
-                            r.epoch, r.epochs, r.loss, test.loss, 100.0 * test.accuracy, lr.last_lr(), r.seconds);
-                std::fflush(stdout);
-              });
-  return accuracy;
+  // The test set is evaluated after each epoch to show progress; it takes
+  // no part in any decision (no early stopping or schedule reads it).
+  trainer.validate_on(test_set);
+  std::optional<train::CSVLogger> csv;
+  std::optional<train::JSONLinesLogger> jsonl;
+  if (!s.log_csv.empty()) csv.emplace(s.log_csv);
+  if (!s.log_jsonl.empty()) jsonl.emplace(s.log_jsonl);
+  struct optional_logs {
+    std::optional<train::CSVLogger>* csv;
+    std::optional<train::JSONLinesLogger>* jsonl;
+    void on_epoch_end(const train::epoch_result& r) {
+      if (*csv) (*csv)->on_epoch_end(r);
+      if (*jsonl) (*jsonl)->on_epoch_end(r);
+    }
+  };
+  struct optional_progress {
+    std::optional<train::ProgressBar> bar;
+    void on_epoch_begin(std::size_t e) {
+      if (bar) bar->on_epoch_begin(e);
+    }
+    void on_batch_end(const train::batch_result& r) {
+      if (bar) bar->on_batch_end(r);
+    }
+  } progress;
+  if (s.progress) progress.bar.emplace();
+  const auto history = trainer.fit(
+      train_set,
+      {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed, .clip_grad_norm = s.clip_grad_norm},
+      sched::each_batch(lr), progress, optional_logs{&csv, &jsonl}, [&](const train::epoch_result& r) {
+        std::printf("epoch %zu/%zu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n", r.epoch,
+                    r.epochs, r.loss, r.validation->loss, 100.0 * r.validation->accuracy, lr.last_lr(), r.seconds);
+        std::fflush(stdout);
+      });
+  return 100.0 * history.back().validation->accuracy;
 }
 
 int main(int argc, char** argv) {
@@ -73,6 +98,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "step", "cosine", "warmup-cosine", "onecycle"}));
   app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
   app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
+  app.add_flag("--progress", s.progress, "a progress bar within each epoch");
+  app.add_option("--log-csv", s.log_csv, "write each epoch's metrics to this CSV file");
+  app.add_option("--log-jsonl", s.log_jsonl, "write each epoch's metrics to this JSON-lines file");
   app.add_option("--seed", s.seed, "seed for initialisation and shuffling");
   app.add_option("--data-dir", data_dir, "folder with the four *-ubyte.gz files (default: Debian's dataset-fashion-mnist)");
   app.add_option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");

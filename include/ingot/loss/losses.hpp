@@ -154,6 +154,7 @@ struct NLL {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) {
     static_assert(Y::shape::batched, "ingot: NLL takes a batch of log-probabilities");
+    (void)t;  // the labels enter through the one-hot's type
     const detail::onehot<Y::shape::cols, Tg> hot{};
     const auto picked = expr::sum<1>(expr::hadamard(hot, y));  // y[i, label_i], one per row
     if constexpr (!Weighted) {
@@ -203,6 +204,7 @@ struct CrossEntropy {
   static constexpr auto apply(Y y, Tg t) {
     using expr::lit;
     static_assert(Y::shape::batched, "ingot: CrossEntropy takes a batch of logits");
+    (void)t;
     constexpr std::size_t C = Y::shape::cols;
     constexpr double eps = O.label_smoothing;
     if constexpr (!O.probabilities && !O.weighted && eps == 0) {

@@ -32,7 +32,7 @@ struct eval_result {
   std::vector<std::size_t> confusion;
   std::vector<double> precision, recall, f1;
   double macro_f1 = 0;
-  // Regression: over every output element.
+  // Regression: over every output element. Metrics of the other task are NaN.
   double mae = 0, rmse = 0;
 
   std::size_t confusion_at(std::size_t truth, std::size_t predicted) const {

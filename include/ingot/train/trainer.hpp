@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -339,6 +340,10 @@ class Trainer {
     }
     eval_result r;
     r.rows = ds.rows;
+    // Metrics of the other task are NaN (not applicable), not 0.
+    constexpr double not_applicable = std::numeric_limits<double>::quiet_NaN();
+    if constexpr (classification) r.mae = r.rmse = not_applicable;
+    else r.accuracy = r.top_k_accuracy = r.macro_f1 = not_applicable;
     if constexpr (classification) {
       r.classes = out_features;
       r.k = std::max<std::size_t>(1, std::min(opts.top_k, out_features));
