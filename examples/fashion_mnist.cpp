@@ -112,8 +112,9 @@ int main(int argc, char** argv) {
     if (s.batch_size > train_set.rows) throw std::invalid_argument("--batch-size is larger than the training set");
     std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(), test_set.size(),
                 train_set.features);
-    std::printf("model: 784-256-128-10 MLP, %zu parameters; %s lr %g, weight decay %g, schedule %s, batch %zu\n",
-                Net::num_scalars(), s.optimizer.c_str(), s.lr, s.weight_decay, s.schedule.c_str(), s.batch_size);
+    std::fputs(nn::summary<Net>().c_str(), stdout);
+    std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
+                s.schedule.c_str(), s.batch_size);
     // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
     const std::vector<optim::param_group> groups = {{optim::vectors(), {}, 0.0}};
     const double wd = s.weight_decay;

@@ -217,3 +217,27 @@ TEST_CASE("the progress bar prints plain lines on a pipe and redraws on a termin
   CHECK(tty.find('\r') != std::string::npos);
   CHECK(tty.find("20/20") != std::string::npos);
 }
+
+TEST_CASE("the model summary comes from the types and pins the Fashion-MNIST MLP", "[summary]") {
+  using Mlp = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dense<256, 128>, nn::ReLU, nn::Dense<128, 10>>;
+  static_assert(Mlp::parameter_count == 235146);
+  static_assert(nn::flops_per_sample<Mlp> == 2 * (784 * 256 + 256 * 128 + 128 * 10) + 256 + 128);
+  constexpr auto layers = nn::layer_summaries<Mlp>();
+  static_assert(layers.size() == 5);
+  static_assert(layers[0].parameters == 200960 && layers[0].out_features == 256 && layers[0].flops == 401408);
+  static_assert(layers[1].parameters == 0 && layers[1].in_features == 256);
+  static_assert(layers[4].parameters == 1290 && layers[4].out_features == 10);
+  const std::string s = nn::summary<Mlp>();
+  CHECK(s.find("0 Dense<784, 256>  (batch, 256)         200,960       401,408") != std::string::npos);
+  CHECK(s.find("parameters: 235,146") != std::string::npos);
+
+  using WithState = nn::Sequential<nn::Dense<7, 5>, nn::BatchNorm1d<5>, nn::ReLU, nn::Dropout<0.25>, nn::Dense<5, 3>,
+                                   nn::LayerNorm<3>>;
+  static_assert(WithState::parameter_count == 7 * 5 + 5 + 2 * 5 + 5 * 3 + 3 + 2 * 3);
+  constexpr auto ws = nn::layer_summaries<WithState>();
+  static_assert(ws[1].parameters == 10 && ws[5].parameters == 6 && ws[3].parameters == 0);
+  const std::string t = nn::summary<WithState>();
+  CHECK(t.find("1 BatchNorm1d(5)") != std::string::npos);
+  CHECK(t.find("3 Dropout(p=0.25)") != std::string::npos);
+  CHECK(t.find("5 LayerNorm(3)") != std::string::npos);
+}

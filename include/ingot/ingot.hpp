@@ -7,6 +7,7 @@
 #include "ingot/expr/expr.hpp"
 #include "ingot/loss/losses.hpp"
 #include "ingot/nn/sequential.hpp"
+#include "ingot/nn/summary.hpp"
 #include "ingot/optim/adagrad.hpp"
 #include "ingot/optim/any.hpp"
 #include "ingot/optim/adam.hpp"

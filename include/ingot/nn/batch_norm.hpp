@@ -10,6 +10,8 @@
 // weight starts at ones, bias at zeros, running_mean at 0, running_var at 1.
 // A training batch needs at least 2 rows, as in PyTorch.
 #include <cstddef>
+#include <cstdio>
+#include <string>
 
 #include "ingot/core/rng.hpp"
 #include "ingot/expr/operators.hpp"
@@ -22,6 +24,7 @@ struct BatchNorm1d {
   static_assert(N > 0, "ingot::nn::BatchNorm1d: size must be positive");
   static_assert(Eps > 0, "ingot::nn::BatchNorm1d: eps must be positive");
   static_assert(Momentum >= 0 && Momentum <= 1, "ingot::nn::BatchNorm1d: momentum lies in [0, 1]");
+  static std::string summary_name() { return "BatchNorm1d(" + std::to_string(N) + ")"; }
   static constexpr std::size_t in_features = N;
   static constexpr std::size_t out_features = N;
 

@@ -14,6 +14,8 @@ struct Dense {
   static_assert(In > 0 && Out > 0, "ingot::nn::Dense: sizes must be positive");
   static constexpr std::size_t in_features = In;
   static constexpr std::size_t out_features = Out;
+  // W x + b per sample: In multiplies and In adds per output (the bias as the last add).
+  static constexpr std::size_t flops_per_sample() { return 2 * In * Out; }
 
   template <fixed_string Prefix>
   using weight = expr::param_leaf<concat(Prefix, fixed_string("weight")), Out, In, true>;

@@ -5,7 +5,9 @@
 // (Prefix + "mask") that the trainer redraws for every step from a seeded
 // stream; the layer is x * mask, so its gradient is g * mask, derived.
 #include <cstdint>
+#include <cstdio>
 #include <span>
+#include <string>
 
 #include "ingot/core/rng.hpp"
 #include "ingot/expr/operators.hpp"
@@ -47,6 +49,11 @@ namespace ingot::nn {
 template <double P = 0.5>
 struct Dropout {
   static_assert(P >= 0.0 && P <= 1.0, "ingot::nn::Dropout: p lies in [0, 1]");
+  static std::string summary_name() {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "Dropout(p=%g)", P);
+    return buf;
+  }
   template <fixed_string Prefix, mode M, expr::node X>
   static constexpr auto forward(X x) {
     if constexpr (M == mode::train) return expr::dropout<concat(Prefix, fixed_string("mask")), P>(x);

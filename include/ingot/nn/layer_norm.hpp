@@ -6,6 +6,8 @@
 // training and evaluation. The statistics are the moments kernel (one node,
 // two outputs); the gradient is derived.
 #include <cstddef>
+#include <cstdio>
+#include <string>
 
 #include "ingot/core/rng.hpp"
 #include "ingot/expr/operators.hpp"
@@ -17,6 +19,7 @@ template <std::size_t N, double Eps = 1e-5, bool ElementwiseAffine = true>
 struct LayerNorm {
   static_assert(N > 0, "ingot::nn::LayerNorm: size must be positive");
   static_assert(Eps > 0, "ingot::nn::LayerNorm: eps must be positive");
+  static std::string summary_name() { return "LayerNorm(" + std::to_string(N) + ")"; }
   static constexpr std::size_t in_features = N;
   static constexpr std::size_t out_features = N;
 

@@ -60,6 +60,12 @@ class model_base {
   state_type& state() { return state_; }
   const state_type& state() const { return state_; }
   static constexpr std::size_t num_parameters() { return arena_type::count; }
+  // Trainable scalars (padding excluded), usable in a static_assert.
+  static constexpr std::size_t parameter_count = [] {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < arena_layout<params>::count; ++k) n += arena_layout<params>::sizes[k];
+    return n;
+  }();
   // Number of trainable scalars (padding excluded).
   static constexpr std::size_t num_scalars() {
     std::size_t n = 0;

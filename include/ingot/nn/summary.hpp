@@ -1,0 +1,118 @@
+#pragma once
+// A model summary computed from the types, like torchinfo's: each layer's
+// name, output shape, parameter count and forward FLOPs per sample. The
+// figures are constexpr (layer_summaries<Net>() and Net::parameter_count),
+// so that a static_assert can pin them; summary<Net>() formats the table.
+//
+// FLOPs per sample: a layer's own count where it states one (Dense:
+// 2 in out, the multiply-adds of W x + b); otherwise one per output
+// element (activations, normalisation and dropout are approximate).
+#include <array>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ingot/nn/sequential.hpp"
+
+namespace ingot::nn {
+
+struct layer_summary {
+  std::size_t index = 0;
+  std::size_t in_features = 0, out_features = 0;
+  std::size_t parameters = 0;
+  std::size_t flops = 0;  // forward, per sample
+};
+
+namespace detail {
+// The name the compiler gives T, without namespaces.
+template <class T>
+constexpr std::string_view pretty_type() {
+  std::string_view p = __PRETTY_FUNCTION__;
+  const std::size_t start = p.find("T = ") + 4;
+  const std::size_t end = p.find_first_of(";]", start);
+  p = p.substr(start, end - start);
+  const std::size_t last = p.substr(0, p.find('<')).rfind("::");
+  return last == std::string_view::npos ? p : p.substr(last + 2);
+}
+
+template <class Net, std::size_t I>
+constexpr layer_summary summarize_layer() {
+  using layers = typename Net::layers;
+  using L = type_at_t<I, layers>;
+  layer_summary s{};
+  s.index = I;
+  s.in_features = layer_input<layers, I, mode::train>::type::shape::cols;
+  s.out_features = layer_output<layers, I, mode::train>::type::shape::cols;
+  constexpr auto prefix = index_prefix<I>();
+  using layout = arena_layout<typename Net::params>;
+  for (std::size_t k = 0; k < layout::count; ++k)
+    if (layout::names[k].starts_with(prefix.view())) s.parameters += layout::sizes[k];
+  if constexpr (requires { L::flops_per_sample(); }) s.flops = L::flops_per_sample();
+  else s.flops = s.out_features;
+  return s;
+}
+
+template <class L>
+std::string layer_name() {
+  if constexpr (requires { L::summary_name(); }) return L::summary_name();
+  else return std::string(pretty_type<L>());
+}
+}  // namespace detail
+
+// One entry per layer of a Sequential.
+template <class Net>
+constexpr auto layer_summaries() {
+  using layers = typename Net::layers;
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<layer_summary, sizeof...(I)>{detail::summarize_layer<Net, I>()...};
+  }(std::make_index_sequence<layers::size>{});
+}
+
+template <class Net>
+inline constexpr std::size_t flops_per_sample = [] {
+  std::size_t f = 0;
+  for (const auto& s : layer_summaries<Net>()) f += s.flops;
+  return f;
+}();
+
+// The table, torchinfo style:
+//   layer (type)            output shape     params       FLOPs
+//   0 Dense<784, 256>       (batch, 256)     200,960      401,408
+template <class Net>
+std::string summary() {
+  auto grouped = [](std::size_t v) {
+    const std::string digits = std::to_string(v);
+    std::string s;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+      s += digits[i];
+    }
+    return s;
+  };
+  auto pad = [](std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+  };
+  auto rpad = [](std::string s, std::size_t w) { return s.size() < w ? std::string(w - s.size(), ' ') + s : s; };
+  const auto layers = layer_summaries<Net>();
+  std::vector<std::string> names;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (names.push_back(std::to_string(I) + " " + detail::layer_name<type_at_t<I, typename Net::layers>>()), ...);
+  }(std::make_index_sequence<layers.size()>{});
+  std::size_t w = 14;
+  for (const auto& n : names) w = std::max(w, n.size() + 2);
+  std::string out = pad("layer (type)", w) + pad("output shape", 16) + rpad("params", 12) + rpad("FLOPs", 14) + "\n";
+  out += std::string(w + 42, '-') + "\n";
+  out += pad("input", w) + pad("(batch, " + std::to_string(Net::input::shape::cols) + ")", 16) + "\n";
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    out += pad(names[i], w) + pad("(batch, " + std::to_string(layers[i].out_features) + ")", 16) +
+           rpad(grouped(layers[i].parameters), 12) + rpad(grouped(layers[i].flops), 14) + "\n";
+  out += std::string(w + 42, '-') + "\n";
+  out += "parameters: " + grouped(Net::parameter_count) + "   forward FLOPs per sample: " +
+         grouped(flops_per_sample<Net>) + "\n";
+  return out;
+}
+
+}  // namespace ingot::nn
