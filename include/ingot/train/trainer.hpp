@@ -31,6 +31,7 @@
 #include "ingot/optim/clip.hpp"
 #include "ingot/optim/optimizer.hpp"
 #include "ingot/plan/plan.hpp"
+#include "ingot/train/concepts.hpp"
 #include "ingot/train/metrics.hpp"
 
 namespace ingot::train {
@@ -150,8 +151,50 @@ struct predict_roots {
 };
 }  // namespace detail
 
+namespace detail {
+// Each check stands alone, so that only the broken argument is reported.
+template <class Model>
+constexpr bool check_model() {
+  static_assert(model<Model>,
+                "ingot::train::Trainer: the first argument must be a model (nn::Sequential, nn::from_expression, or a "
+                "type with value_type, input, train_output, eval_output, params, updates, arena() and state())");
+  return model<Model>;
+}
+template <class Model, class Loss>
+struct loss_check {
+  static_assert(loss_for<Loss, typename Model::train_output>,
+                "ingot::train::Trainer: the second argument must be a loss for the model's output (loss::MSE, "
+                "loss::CrossEntropy, ...: a type with target_leaf, target_value and a static apply(output, target))");
+  static constexpr bool ok = loss_for<Loss, typename Model::train_output>;
+};
+template <class Model, class Optimizer>
+struct optimizer_check {
+  static_assert(optimizer_for<Optimizer, typename Model::value_type>,
+                "ingot::train::Trainer: the third argument must be an optimizer of the model's values (optim::SGD, "
+                "optim::Adam, ...: a type with attach<T>(params) and step(values, gradients))");
+  static constexpr bool ok = optimizer_for<Optimizer, typename Model::value_type>;
+};
+template <class Model, class Loss>
+constexpr bool check_loss() {
+  if constexpr (model<Model>) return loss_check<Model, Loss>::ok;
+  else return true;
+}
+template <class Model, class Optimizer>
+constexpr bool check_optimizer() {
+  if constexpr (model<Model>) return optimizer_check<Model, Optimizer>::ok;
+  else return true;
+}
+template <class Model, class Loss, class Optimizer>
+struct trainer_arguments {
+  static constexpr bool ok =
+      check_model<Model>() && check_loss<Model, Loss>() && check_optimizer<Model, Optimizer>();
+};
+}  // namespace detail
+
 template <class Model, class Loss, class Optimizer>
 class Trainer {
+  static_assert(detail::trainer_arguments<Model, Loss, Optimizer>::ok);
+
  public:
   using T = typename Model::value_type;
   using input = typename Model::input;
