@@ -25,13 +25,13 @@ void load_init(Model& model, const nlohmann::json& init) {
 
 // Fits 10 epochs of one full batch and compares losses, gradient norms and
 // the final parameters with torch's, within 1e-5 relative.
-template <class Opt>
-void run_case(Opt opt, const nlohmann::json& f, const nlohmann::json& c) {
+template <class Opt, class Loss = loss::MSE<>>
+void run_case(Opt opt, const nlohmann::json& f, const nlohmann::json& c, Loss objective = {}) {
   INFO(c["name"].get<std::string>());
   Net model;
   load_init(model, f["init"]);
   data::Dataset<float> ds(7, 5, 2, fixtures::values(f["x"]), fixtures::values(f["y"]), "fixture");
-  train::Trainer trainer{model, loss::MSE{}, std::move(opt)};
+  train::Trainer trainer{model, objective, std::move(opt)};
   train::fit_options o{.epochs = 10, .batch_size = 7};
   if (c["clip"].contains("clip_grad_norm")) o.clip_grad_norm = c["clip"]["clip_grad_norm"].get<double>();
   if (c["clip"].contains("clip_grad_value")) o.clip_grad_value = c["clip"]["clip_grad_value"].get<double>();
@@ -64,7 +64,7 @@ double opt_or(const nlohmann::json& o, const char* key, double fallback) {
 }
 }  // namespace
 
-TEST_CASE("SGD, Adam(amsgrad), AdamW, RMSprop, Adagrad, groups and clipping match torch over 10 steps",
+TEST_CASE("SGD, Adam(amsgrad), AdamW, RMSprop, Adagrad, groups, clipping and penalties match torch over 10 steps",
           "[torch][optim]") {
   const auto f = fixtures::load("optimizer_runs.json");
   std::size_t cases = 0;
@@ -77,7 +77,12 @@ TEST_CASE("SGD, Adam(amsgrad), AdamW, RMSprop, Adagrad, groups and clipping matc
     const bool betas = o.contains("betas");
     const double b1 = betas ? o["betas"][0].get<double>() : 0.9, b2 = betas ? o["betas"][1].get<double>() : 0.999;
     const bool amsgrad = o.contains("amsgrad") && o["amsgrad"].get<bool>();
-    if (kind == "SGD") {
+    if (c["name"] == "sgd_l2_penalty") {
+      run_case(optim::SGD({.lr = 0.1, .momentum = 0.9}), f, c, loss::Penalized<loss::MSE<>, loss::L2Penalty<0.01>>{});
+    } else if (c["name"] == "adam_l1_l2_penalty_named") {
+      run_case(optim::Adam({.lr = 0.05}), f, c,
+               loss::Penalized<loss::MSE<>, loss::L1Penalty<0.005, "0.weight">, loss::L2Penalty<0.02, "2.bias">>{});
+    } else if (kind == "SGD") {
       run_case(optim::SGD({.lr = opt_or(o, "lr", 0.01),
                            .momentum = opt_or(o, "momentum", 0),
                            .weight_decay = opt_or(o, "weight_decay", 0),
@@ -113,7 +118,7 @@ TEST_CASE("SGD, Adam(amsgrad), AdamW, RMSprop, Adagrad, groups and clipping matc
     }
     ++cases;
   }
-  CHECK(cases == 14);
+  CHECK(cases == 16);
 }
 
 TEST_CASE("parameter groups: defaults first, first match wins, an empty group is an error", "[optim]") {

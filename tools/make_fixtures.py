@@ -227,7 +227,16 @@ def optimizer_runs():
         ("sgd_group_lr", O.SGD, {"lr": 0.1, "momentum": 0.5}, "layer2_lr", {}),
         ("sgd_clip_norm", O.SGD, {"lr": 0.2}, None, {"clip_grad_norm": 0.25}),
         ("adam_clip_value", O.Adam, {"lr": 0.05}, None, {"clip_grad_value": 0.05}),
+        ("sgd_l2_penalty", O.SGD, {"lr": 0.1, "momentum": 0.9}, None, {"penalty": "l2_weights"}),
+        ("adam_l1_l2_penalty_named", O.Adam, {"lr": 0.05}, None, {"penalty": "l1_w0_l2_b2"}),
     ]
+
+    def penalty(model, kind):
+        if kind == "l2_weights":  # 0.01 * sum of squares of every weight matrix
+            return 0.01 * sum((p ** 2).sum() for p in model.parameters() if p.ndim > 1)
+        if kind == "l1_w0_l2_b2":
+            return 0.005 * model[0].weight.abs().sum() + 0.02 * (model[2].bias ** 2).sum()
+        return 0.0
     cases = []
     for name, cls, kw, groups, clip in configs:
         model = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
@@ -244,7 +253,7 @@ def optimizer_runs():
         losses, norms = [], []
         for _ in range(10):
             opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss = torch.nn.functional.mse_loss(model(x), y) + penalty(model, clip.get("penalty"))
             loss.backward()
             if "clip_grad_norm" in clip:
                 norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip["clip_grad_norm"])))

@@ -253,4 +253,79 @@ struct CrossEntropy {
   }
 };
 
+// Penalties on parameters, added to a loss as expressions so that their
+// gradients are derived with the rest: lambda sum(p^2) (L2Penalty) or
+// lambda sum(|p|) (L1Penalty) over the parameters named (state_dict names),
+// or, with no name, over every weight matrix (torch's p.ndim > 1). They
+// enter the training objective (and the training loss fit reports), not
+// evaluate's loss.
+namespace detail {
+template <fixed_string Name, class... P>
+constexpr bool has_param(type_list<P...>) {
+  return ((P::name.view() == Name.view()) || ...);
+}
+template <class P, fixed_string... Names>
+constexpr bool selected() {
+  if constexpr (sizeof...(Names) == 0) return P::is_matrix;
+  else return ((P::name.view() == Names.view()) || ...);
+}
+}  // namespace detail
+
+template <double Lambda, fixed_string... Names>
+struct L2Penalty {
+  template <class P>
+  static constexpr bool selects = detail::selected<P, Names...>();
+  template <class Params>
+  static constexpr bool names_exist = (detail::has_param<Names>(Params{}) && ...);
+  template <class P>
+  static constexpr auto term(P p) { return expr::sum(expr::square(p)) * expr::lit<Lambda>; }
+};
+template <double Lambda, fixed_string... Names>
+struct L1Penalty {
+  template <class P>
+  static constexpr bool selects = detail::selected<P, Names...>();
+  template <class Params>
+  static constexpr bool names_exist = (detail::has_param<Names>(Params{}) && ...);
+  template <class P>
+  static constexpr auto term(P p) { return expr::sum(expr::abs(p)) * expr::lit<Lambda>; }
+};
+
+namespace detail {
+template <class E, class Penalty, class Params>
+struct with_penalty {
+  using type = E;
+};
+template <class E, class Penalty, class P, class... Ps>
+struct with_penalty<E, Penalty, type_list<P, Ps...>> {
+  using next = std::conditional_t<Penalty::template selects<P>, decltype(E{} + Penalty::term(P{})), E>;
+  using type = typename with_penalty<next, Penalty, type_list<Ps...>>::type;
+};
+}  // namespace detail
+
+// Base (any loss) plus the penalties, e.g.
+//   loss::Penalized<loss::CrossEntropy<>, loss::L2Penalty<1e-4>, loss::L1Penalty<1e-5, "0.weight">>
+template <class Base, class... Penalties>
+struct Penalized : Base {
+  template <class Params, expr::node E>
+  static constexpr auto objective(E) {
+    static_assert((Penalties::template names_exist<Params> && ...),
+                  "ingot: a penalty names a parameter the model does not have (names are state_dict names, e.g. "
+                  "\"0.weight\")");
+    return add<E, Penalties...>(Params{});
+  }
+
+ private:
+  template <class E, class... Ps, class Params>
+  static constexpr auto add(Params) {
+    if constexpr (sizeof...(Ps) == 0) return E{};
+    else return add_each<E, Params, Ps...>();
+  }
+  template <class E, class Params, class First, class... Rest>
+  static constexpr auto add_each() {
+    using next = typename detail::with_penalty<E, First, Params>::type;
+    if constexpr (sizeof...(Rest) == 0) return next{};
+    else return add_each<next, Params, Rest...>();
+  }
+};
+
 }  // namespace ingot::loss

@@ -133,10 +133,22 @@ struct train_root_list<Loss, type_list<P...>, type_list<U...>> {
   using type = concat_t<type_list<Loss, plan::bound_output<expr::grad_t<Loss, P>>...>, decltype(values(assigns{}))>;
 };
 
+// The training objective: the loss, plus its penalties on parameters.
+template <class Model, class Loss>
+struct objective {
+  using base = decltype(Loss::apply(typename Model::train_output{},
+                                    typename Loss::template target_leaf<typename Model::train_output>{}));
+  static constexpr auto make() {
+    if constexpr (requires { Loss::template objective<typename Model::params>(base{}); })
+      return Loss::template objective<typename Model::params>(base{});
+    else return base{};
+  }
+  using type = decltype(make());
+};
+
 template <class Model, class Loss>
 struct train_roots {
-  using train_loss = decltype(Loss::apply(typename Model::train_output{},
-                                          typename Loss::template target_leaf<typename Model::train_output>{}));
+  using train_loss = typename objective<Model, Loss>::type;
   using type = typename train_root_list<train_loss, typename Model::params, typename Model::updates>::type;
 };
 template <class Model, class Loss>
@@ -202,7 +214,7 @@ class Trainer {
   using eval_output = typename Model::eval_output;
   using target = typename Loss::template target_leaf<train_output>;
   using target_value = typename Loss::target_value;
-  using train_loss = decltype(Loss::apply(train_output{}, target{}));
+  using train_loss = typename detail::objective<Model, Loss>::type;
   using eval_loss = decltype(Loss::apply(eval_output{}, target{}));
   using params = typename Model::params;
   using arena_type = typename Model::arena_type;
