@@ -5,7 +5,7 @@
 //   fashion_mnist [--epochs 5] [--batch-size 64] [--lr 1e-3] [--seed 42] [--data-dir DIR]
 //                 [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--weight-decay W] [--momentum M]
 //                 [--schedule none|step|cosine|warmup-cosine|onecycle] [--warmup-epochs 1]
-//                 [--clip-grad-norm N] [--progress] [--log-csv FILE] [--log-jsonl FILE]
+//                 [--clip-grad-norm N] [--dropout] [--progress] [--log-csv FILE] [--log-jsonl FILE]
 //                 [--require-accuracy PERCENT]
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -17,13 +17,18 @@ using namespace ingot;
 using Net = nn::Sequential<nn::Dense<784, 256>, nn::ReLU,
                            nn::Dense<256, 128>, nn::ReLU,
                            nn::Dense<128, 10>>;
+// With --dropout: inverted dropout after each hidden activation (training
+// form only; evaluation sees the plain network).
+using NetWithDropout = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dropout<0.2>,
+                                      nn::Dense<256, 128>, nn::ReLU, nn::Dropout<0.2>,
+                                      nn::Dense<128, 10>>;
 
 struct settings {
   std::size_t epochs = 5, batch_size = 64, warmup_epochs = 1;
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
   std::uint64_t seed = 42;
   std::string optimizer = "adam", schedule = "none";
-  bool progress = false;
+  bool progress = false, dropout = false;
   std::string log_csv, log_jsonl;
 };
 
@@ -40,10 +45,13 @@ sched::SequentialLR make_schedule(const settings& s, std::size_t steps_per_epoch
   return sched::SequentialLR::of({}, sched::ConstantLR{.factor = 1.0, .total_iters = 0});
 }
 
+template <class Model>
 double run_training(const settings& s, optim::any_optimizer optimizer, const data::Dataset<std::int32_t>& train_set,
              const data::Dataset<std::int32_t>& test_set) {
-  Net net{init::seed(s.seed)};
+  Model net{init::seed(s.seed)};
+  std::fputs(nn::summary<Model>().c_str(), stdout);
   train::Trainer trainer{net, loss::CrossEntropy{}, std::move(optimizer)};
+  trainer.manual_seed(s.seed);  // dropout masks
   const std::size_t steps_per_epoch = (train_set.rows + s.batch_size - 1) / s.batch_size;
   sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
   // The test set is evaluated after each epoch to show progress; it takes
@@ -98,6 +106,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "step", "cosine", "warmup-cosine", "onecycle"}));
   app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
   app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
+  app.add_flag("--dropout", s.dropout, "Dropout(p=0.2) after each hidden ReLU");
   app.add_flag("--progress", s.progress, "a progress bar within each epoch");
   app.add_option("--log-csv", s.log_csv, "write each epoch's metrics to this CSV file");
   app.add_option("--log-jsonl", s.log_jsonl, "write each epoch's metrics to this JSON-lines file");
@@ -112,7 +121,6 @@ int main(int argc, char** argv) {
     if (s.batch_size > train_set.rows) throw std::invalid_argument("--batch-size is larger than the training set");
     std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(), test_set.size(),
                 train_set.features);
-    std::fputs(nn::summary<Net>().c_str(), stdout);
     std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
                 s.schedule.c_str(), s.batch_size);
     // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
@@ -123,7 +131,8 @@ int main(int argc, char** argv) {
     if (s.optimizer == "sgd") opt = optim::SGD({.lr = s.lr, .momentum = s.momentum, .weight_decay = wd}, groups);
     if (s.optimizer == "rmsprop") opt = optim::RMSprop({.lr = s.lr, .weight_decay = wd}, groups);
     if (s.optimizer == "adagrad") opt = optim::Adagrad({.lr = s.lr, .weight_decay = wd}, groups);
-    const double accuracy = run_training(s, std::move(opt), train_set, test_set);
+    const double accuracy = s.dropout ? run_training<NetWithDropout>(s, std::move(opt), train_set, test_set)
+                                      : run_training<Net>(s, std::move(opt), train_set, test_set);
     if (accuracy < s.require_accuracy) {
       std::fprintf(stderr, "fashion_mnist: test accuracy %.2f%% is below the required %.2f%%\n", accuracy,
                    s.require_accuracy);
