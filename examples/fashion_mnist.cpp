@@ -5,7 +5,8 @@
 //   fashion_mnist [--epochs 5] [--batch-size 64] [--lr 1e-3] [--seed 42] [--data-dir DIR]
 //                 [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--weight-decay W] [--momentum M]
 //                 [--schedule none|step|cosine|warmup-cosine|onecycle] [--warmup-epochs 1]
-//                 [--clip-grad-norm N] [--dropout] [--progress] [--log-csv FILE] [--log-jsonl FILE]
+//                 [--clip-grad-norm N] [--dropout] [--validation N] [--early-stopping PATIENCE]
+//                 [--progress] [--log-csv FILE] [--log-jsonl FILE]
 //                 [--require-accuracy PERCENT]
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -24,7 +25,7 @@ using NetWithDropout = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dropout
                                       nn::Dense<128, 10>>;
 
 struct settings {
-  std::size_t epochs = 5, batch_size = 64, warmup_epochs = 1;
+  std::size_t epochs = 5, batch_size = 64, warmup_epochs = 1, validation = 0, patience = 0;
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
   std::uint64_t seed = 42;
   std::string optimizer = "adam", schedule = "none";
@@ -52,11 +53,36 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
   std::fputs(nn::summary<Model>().c_str(), stdout);
   train::Trainer trainer{net, loss::CrossEntropy{}, std::move(optimizer)};
   trainer.manual_seed(s.seed);  // dropout masks
-  const std::size_t steps_per_epoch = (train_set.rows + s.batch_size - 1) / s.batch_size;
+  const std::size_t steps_per_epoch = (train_set.rows - s.validation + s.batch_size - 1) / s.batch_size;
   sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
-  // The test set is evaluated after each epoch to show progress; it takes
-  // no part in any decision (no early stopping or schedule reads it).
-  trainer.validate_on(test_set);
+  // With --validation, the last N training images are held out: they are
+  // the validation set that early stopping reads. The test set is only
+  // shown, never used for a decision.
+  const bool held_out = s.validation > 0;
+  auto rows_of = [](const data::Dataset<std::int32_t>& d, std::size_t first, std::size_t n, const char* name) {
+    return data::Dataset<std::int32_t>(
+        n, d.features, 1, std::vector<float>(d.x.begin() + first * d.features, d.x.begin() + (first + n) * d.features),
+        std::vector<std::int32_t>(d.y.begin() + first, d.y.begin() + first + n), name);
+  };
+  const std::size_t fit_rows = train_set.rows - s.validation;
+  const auto fit_set = held_out ? rows_of(train_set, 0, fit_rows, "training images (fit part)") : data::Dataset<std::int32_t>{};
+  const auto val_set = held_out ? rows_of(train_set, fit_rows, s.validation, "training images (validation part)")
+                                : data::Dataset<std::int32_t>{};
+  const auto& fit_on = held_out ? fit_set : train_set;
+  trainer.validate_on(held_out ? val_set : test_set);
+  struct optional_stop {
+    std::optional<train::EarlyStopping<Model>> stop;
+    void on_epoch_begin(std::size_t e) {
+      if (stop) stop->on_epoch_begin(e);
+    }
+    bool on_epoch_end(const train::epoch_result& r) { return stop ? stop->on_epoch_end(r) : true; }
+    void on_fit_end(const std::vector<train::epoch_result>& h) {
+      if (stop) stop->on_fit_end(h);
+    }
+  } early;
+  if (s.patience > 0)
+    early.stop.emplace(net, train::early_stopping_options{.monitor = "val_loss", .patience = s.patience,
+                                                          .restore_best_weights = true});
   std::optional<train::CSVLogger> csv;
   std::optional<train::JSONLinesLogger> jsonl;
   if (!s.log_csv.empty()) csv.emplace(s.log_csv);
@@ -79,15 +105,25 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
     }
   } progress;
   if (s.progress) progress.bar.emplace();
-  const auto history = trainer.fit(
-      train_set,
+  trainer.fit(
+      fit_on,
       {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed, .clip_grad_norm = s.clip_grad_norm},
-      sched::each_batch(lr), progress, optional_logs{&csv, &jsonl}, [&](const train::epoch_result& r) {
-        std::printf("epoch %zu/%zu  train loss %.4f  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n", r.epoch,
-                    r.epochs, r.loss, r.validation->loss, 100.0 * r.validation->accuracy, lr.last_lr(), r.seconds);
+      sched::each_batch(lr), progress, optional_logs{&csv, &jsonl},
+      [&](const train::epoch_result& r) {
+        const auto test = held_out ? trainer.evaluate(test_set) : *r.validation;
+        std::printf("epoch %zu/%zu  train loss %.4f", r.epoch, r.epochs, r.loss);
+        if (held_out) std::printf("  val loss %.4f  val accuracy %.2f%%", r.validation->loss, 100.0 * r.validation->accuracy);
+        std::printf("  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n", test.loss, 100.0 * test.accuracy,
+                    lr.last_lr(), r.seconds);
         std::fflush(stdout);
-      });
-  return 100.0 * history.back().validation->accuracy;
+      },
+      early);
+  if (early.stop && early.stop->stopped_epoch())
+    std::printf("early stopping at epoch %zu; weights of epoch %zu restored\n", early.stop->stopped_epoch(),
+                early.stop->best_epoch());
+  const auto final_test = trainer.evaluate(test_set);
+  std::printf("final test accuracy %.2f%%\n", 100.0 * final_test.accuracy);
+  return 100.0 * final_test.accuracy;
 }
 
 int main(int argc, char** argv) {
@@ -107,6 +143,10 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
   app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
   app.add_flag("--dropout", s.dropout, "Dropout(p=0.2) after each hidden ReLU");
+  app.add_option("--validation", s.validation, "hold out the last N training images as a validation set");
+  app.add_option("--early-stopping", s.patience,
+                 "stop after this many epochs without a lower validation loss, and restore the best weights "
+                 "(needs --validation)");
   app.add_flag("--progress", s.progress, "a progress bar within each epoch");
   app.add_option("--log-csv", s.log_csv, "write each epoch's metrics to this CSV file");
   app.add_option("--log-jsonl", s.log_jsonl, "write each epoch's metrics to this JSON-lines file");
@@ -118,7 +158,10 @@ int main(int argc, char** argv) {
   try {
     const auto train_set = data::fashion_mnist("train", data_dir);
     const auto test_set = data::fashion_mnist("t10k", data_dir);
-    if (s.batch_size > train_set.rows) throw std::invalid_argument("--batch-size is larger than the training set");
+    if (s.validation >= train_set.rows) throw std::invalid_argument("--validation must leave training images");
+    if (s.patience > 0 && s.validation == 0) throw std::invalid_argument("--early-stopping needs --validation N");
+    if (s.batch_size > train_set.rows - s.validation)
+      throw std::invalid_argument("--batch-size is larger than the training set");
     std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(), test_set.size(),
                 train_set.features);
     std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
