@@ -67,6 +67,13 @@ TEST_CASE("every schedule gives torch's learning rate at each of 40 steps", "[to
       run_schedule(sched::SequentialLR::of({3}, sched::ConstantLR{.factor = 0.25, .total_iters = 3},
                                            sched::StepLR{.step_size = 10, .gamma = 0.5}),
                    c);
+    } else if (name == "chained_constant_exponential") {
+      run_schedule(sched::ChainedLR<sched::ConstantLR, sched::ExponentialLR>{{{.factor = 0.5, .total_iters = 4}, {.gamma = 0.9}}},
+                   c);
+    } else if (name == "chained_linear_step") {
+      run_schedule(sched::ChainedLR<sched::LinearLR, sched::StepLR>{
+                       {{.start_factor = 0.2, .total_iters = 6}, {.step_size = 5, .gamma = 0.5}}},
+                   c);
     } else if (name == "onecycle") {
       run_schedule(sched::OneCycleLR{.max_lr = 0.5, .total_steps = 40}, c);
     } else if (name == "onecycle_three_phase_linear") {
@@ -99,7 +106,7 @@ TEST_CASE("every schedule gives torch's learning rate at each of 40 steps", "[to
     }
     ++cases;
   }
-  CHECK(cases == 11);
+  CHECK(cases == 13);
 }
 
 TEST_CASE("schedules apply per group, from each group's own learning rate", "[sched]") {

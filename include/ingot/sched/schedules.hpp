@@ -12,6 +12,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -104,6 +106,38 @@ struct SequentialLR {
     return schedules[i](base, epoch - start);
   }
 };
+
+// Schedules that multiply the learning rate by a factor of the epoch alone.
+template <class S>
+struct multiplicative : std::false_type {};
+template <>
+struct multiplicative<StepLR> : std::true_type {};
+template <>
+struct multiplicative<MultiStepLR> : std::true_type {};
+template <>
+struct multiplicative<ExponentialLR> : std::true_type {};
+template <>
+struct multiplicative<LinearLR> : std::true_type {};
+template <>
+struct multiplicative<ConstantLR> : std::true_type {};
+
+// torch's ChainedScheduler: every schedule steps at once and their factors
+// multiply, e.g. ChainedLR<ConstantLR, ExponentialLR>{{...}, {...}} for a
+// constant warmup under an exponential decay. torch chains any schedule
+// through its recursive form; the product is what that gives for the
+// multiplicative ones, which are the ones accepted here.
+template <class... S>
+struct ChainedLR {
+  static_assert((multiplicative<S>::value && ...),
+                "ingot::sched::ChainedLR chains StepLR, MultiStepLR, ExponentialLR, LinearLR and ConstantLR; use "
+                "SequentialLR to run other schedules one after another");
+  std::tuple<S...> schedules;
+  double lr(double base, std::size_t epoch) const {
+    return std::apply([&](const S&... s) { return (base * ... * s.lr(1.0, epoch)); }, schedules);
+  }
+};
+template <class... S>
+ChainedLR(std::tuple<S...>) -> ChainedLR<S...>;
 
 // torch's OneCycleLR (the learning rate ignores the group's own: it runs
 // from max_lr / div_factor up to max_lr over pct_start of total_steps, then
