@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <ingot/ingot.hpp>
+
+#include "blobs.hpp"
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,17 +16,7 @@ using namespace ingot;
 namespace {
 using Net = nn::Sequential<nn::Dense<5, 9>, nn::Tanh, nn::Dense<9, 3>>;
 
-data::Dataset<std::int32_t> blobs(std::size_t n, std::uint64_t seed) {
-  rng g(seed);
-  std::vector<float> x(n * 5);
-  std::vector<std::int32_t> y(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    y[i] = static_cast<std::int32_t>(g.below(3));
-    for (std::size_t j = 0; j < 5; ++j)
-      x[i * 5 + j] = static_cast<float>(g.normal() * 0.8 + (j == std::size_t(y[i]) ? 1.5 : 0));
-  }
-  return data::Dataset<std::int32_t>(n, 5, 1, std::move(x), std::move(y), "blobs");
-}
+data::Dataset<std::int32_t> blobs(std::size_t n, std::uint64_t seed) { return testdata::blobs(n, seed, 0.8, 1.5); }
 
 std::string temp_path(const char* name) { return std::string("/tmp/ingot_test_") + std::to_string(::getpid()) + name; }
 

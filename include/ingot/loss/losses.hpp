@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ingot/expr/operators.hpp"
@@ -32,6 +33,15 @@ using onehot = expr::ew<expr::onehot_op<C>, Labels>;
 template <fixed_string Name, std::size_t C>
 using loss_tensor = expr::param_leaf<Name, 1, C, false>;
 
+// What every loss of float targets (one per output column) states.
+template <reduction R>
+struct float_target {
+  static constexpr reduction reduce_mode = R;
+  template <class Y>
+  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
+  using target_value = float;
+};
+
 template <class Plan, class Leaf>
 void bind_tensor(Plan& plan, const std::vector<float>& values, std::size_t classes, const char* what) {
   static_assert(std::is_same_v<typename Plan::value_type, float>,
@@ -45,22 +55,14 @@ void bind_tensor(Plan& plan, const std::vector<float>& values, std::size_t class
 
 // nn.MSELoss: (y - t)^2, reduced.
 template <reduction R = mean>
-struct MSE {
-  static constexpr reduction reduce_mode = R;
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+struct MSE : detail::float_target<R> {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) { return detail::reduce<R>(expr::square(y - t)); }
 };
 
 // nn.L1Loss: |y - t|, reduced (the gradient at y == t is 0, as torch's).
 template <reduction R = mean>
-struct L1 {
-  static constexpr reduction reduce_mode = R;
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+struct L1 : detail::float_target<R> {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) { return detail::reduce<R>(expr::abs(y - t)); }
 };
@@ -68,11 +70,7 @@ struct L1 {
 // nn.SmoothL1Loss(beta): 0.5 d^2 / beta where |d| < beta, else |d| - beta / 2
 // (beta = 0 is L1, as in torch).
 template <double Beta = 1.0, reduction R = mean>
-struct SmoothL1 {
-  static constexpr reduction reduce_mode = R;
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+struct SmoothL1 : detail::float_target<R> {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) {
     if constexpr (Beta == 0) return detail::reduce<R>(expr::abs(y - t));
@@ -82,11 +80,7 @@ struct SmoothL1 {
 
 // nn.HuberLoss(delta): 0.5 d^2 where |d| < delta, else delta (|d| - delta / 2).
 template <double Delta = 1.0, reduction R = mean>
-struct Huber {
-  static constexpr reduction reduce_mode = R;
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+struct Huber : detail::float_target<R> {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) { return detail::reduce<R>(expr::huber<Delta>(y - t)); }
 };
@@ -95,11 +89,7 @@ struct Huber {
 // PyTorch it does not clamp the logarithms at -100 (BCEWithLogits is the
 // stable form).
 template <reduction R = mean>
-struct BCE {
-  static constexpr reduction reduce_mode = R;
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+struct BCE : detail::float_target<R> {
   template <expr::node Y, expr::node Tg>
   static constexpr auto apply(Y y, Tg t) {
     using expr::lit;
@@ -112,13 +102,12 @@ struct BCE {
 //   (1 - t) x + ((p - 1) t + 1) softplus(-x)           (pos_weight p, one per output)
 // The gradient is sigmoid(x) - t (weighted), with no overflow.
 template <reduction R = mean, bool PosWeight = false>
-struct BCEWithLogits {
-  static constexpr reduction reduce_mode = R;
+struct BCEWithLogits : detail::float_target<R> {
   std::vector<float> pos_weight;  // with PosWeight: one per output column
 
-  template <class Y>
-  using target_leaf = expr::data_leaf<"target", Y::shape::cols>;
-  using target_value = float;
+  BCEWithLogits() = default;
+  BCEWithLogits(std::vector<float> weights) : pos_weight(std::move(weights)) {}  // as {pos_weight}, like the other losses
+
   template <class Y>
   using pos_weight_leaf = detail::loss_tensor<"loss.pos_weight", Y::shape::cols>;
   template <expr::node Y, expr::node Tg>
