@@ -128,36 +128,18 @@ inline double validation_metric(const eval_result& v, std::size_t i) {
   const double values[] = {v.loss, v.accuracy, v.top_k_accuracy, v.macro_f1, v.mae, v.rmse};
   return values[i];
 }
-inline std::FILE* open_log(const std::string& path, bool append) {
-  std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
-  if (!f) throw std::runtime_error("ingot: cannot open the log " + path + " for writing");
-  return f;
-}
-}  // namespace detail
-
-// One CSV row per epoch: epoch,loss,seconds and, with validation, the
-// validation metrics. Flushed per row, so a crash loses nothing written.
-class CSVLogger {
+// A log file opened for writing, closed with its owner; each line is
+// flushed, so a crash loses nothing written.
+class log_file {
  public:
-  explicit CSVLogger(std::string path, bool append = false)
-      : path_(std::move(path)), file_(detail::open_log(path_, append)) {}
-  CSVLogger(const CSVLogger&) = delete;
-  CSVLogger& operator=(const CSVLogger&) = delete;
-  ~CSVLogger() {
-    if (file_) std::fclose(file_);
+  log_file(std::string path, bool append) : path_(std::move(path)), file_(std::fopen(path_.c_str(), append ? "a" : "w")) {
+    if (!file_) throw std::runtime_error("ingot: cannot open the log " + path_ + " for writing");
   }
-  void on_epoch_end(const epoch_result& r) {
-    if (!header_) {
-      std::fputs("epoch,loss,seconds", file_);
-      if (r.validation)
-        for (const char* c : detail::metric_columns) std::fprintf(file_, ",%s", c);
-      std::fputc('\n', file_);
-      header_ = true;
-    }
-    std::fprintf(file_, "%zu,%s,%s", r.epoch, detail::number(r.loss).c_str(), detail::number(r.seconds).c_str());
-    if (r.validation)
-      for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
-        std::fprintf(file_, ",%s", detail::number(detail::validation_metric(*r.validation, i)).c_str());
+  log_file(const log_file&) = delete;
+  log_file& operator=(const log_file&) = delete;
+  ~log_file() { std::fclose(file_); }
+  std::FILE* get() const { return file_; }
+  void end_line() {
     std::fputc('\n', file_);
     if (std::fflush(file_) != 0) throw std::runtime_error("ingot: cannot write the log " + path_);
   }
@@ -165,6 +147,32 @@ class CSVLogger {
  private:
   std::string path_;
   std::FILE* file_;
+};
+}  // namespace detail
+
+// One CSV row per epoch: epoch,loss,seconds and, with validation, the
+// validation metrics. Flushed per row, so a crash loses nothing written.
+class CSVLogger {
+ public:
+  explicit CSVLogger(std::string path, bool append = false) : log_(std::move(path), append) {}
+  void on_epoch_end(const epoch_result& r) {
+    std::FILE* f = log_.get();
+    if (!header_) {
+      std::fputs("epoch,loss,seconds", f);
+      if (r.validation)
+        for (const char* c : detail::metric_columns) std::fprintf(f, ",%s", c);
+      log_.end_line();
+      header_ = true;
+    }
+    std::fprintf(f, "%zu,%s,%s", r.epoch, detail::number(r.loss).c_str(), detail::number(r.seconds).c_str());
+    if (r.validation)
+      for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
+        std::fprintf(f, ",%s", detail::number(detail::validation_metric(*r.validation, i)).c_str());
+    log_.end_line();
+  }
+
+ private:
+  detail::log_file log_;
   bool header_ = false;
 };
 
@@ -172,27 +180,20 @@ class CSVLogger {
 // "val_loss":…}. A non-finite number is written as null (JSON has none).
 class JSONLinesLogger {
  public:
-  explicit JSONLinesLogger(std::string path, bool append = false)
-      : path_(std::move(path)), file_(detail::open_log(path_, append)) {}
-  JSONLinesLogger(const JSONLinesLogger&) = delete;
-  JSONLinesLogger& operator=(const JSONLinesLogger&) = delete;
-  ~JSONLinesLogger() {
-    if (file_) std::fclose(file_);
-  }
+  explicit JSONLinesLogger(std::string path, bool append = false) : log_(std::move(path), append) {}
   void on_epoch_end(const epoch_result& r) {
+    std::FILE* f = log_.get();
     auto num = [](double v) { return std::isfinite(v) ? detail::number(v) : std::string("null"); };
-    std::fprintf(file_, "{\"epoch\":%zu,\"loss\":%s,\"seconds\":%s", r.epoch, num(r.loss).c_str(), num(r.seconds).c_str());
+    std::fprintf(f, "{\"epoch\":%zu,\"loss\":%s,\"seconds\":%s", r.epoch, num(r.loss).c_str(), num(r.seconds).c_str());
     if (r.validation)
       for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
-        std::fprintf(file_, ",\"%s\":%s", detail::metric_columns[i],
-                     num(detail::validation_metric(*r.validation, i)).c_str());
-    std::fputs("}\n", file_);
-    if (std::fflush(file_) != 0) throw std::runtime_error("ingot: cannot write the log " + path_);
+        std::fprintf(f, ",\"%s\":%s", detail::metric_columns[i], num(detail::validation_metric(*r.validation, i)).c_str());
+    std::fputc('}', f);
+    log_.end_line();
   }
 
  private:
-  std::string path_;
-  std::FILE* file_;
+  detail::log_file log_;
 };
 
 // Progress within each epoch: batches done, running loss, samples per

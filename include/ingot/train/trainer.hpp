@@ -312,7 +312,9 @@ class Trainer {
     data::batches<target_value> loader(
         ds, {.batch_size = opts.batch_size, .shuffle = opts.shuffle, .seed = opts.seed, .drop_last = opts.drop_last});
     reserve(loader.batch_size());
-    std::vector<epoch_result> history;
+    // The history is kept in place (history() reads it while fit runs).
+    std::vector<epoch_result>& history = history_;
+    history.clear();
     history.reserve(opts.epochs);
     auto all = hana::make_tuple(std::ref(callbacks)...);
     for (std::size_t epoch = 1; epoch <= opts.epochs; ++epoch) {
@@ -345,12 +347,10 @@ class Trainer {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds, std::nullopt});
       if (validation_) history.back().validation = evaluate(*validation_, validation_options_);
-      history_ = history;
       const bool go_on = hana::fold(all, true, [&](bool go, auto c) { return end_epoch(c.get(), history.back()) && go; });
       if (!go_on) break;
     }
     hana::for_each(all, [&](auto c) { end_fit(c.get(), history); });
-    history_ = history;
     return history;
   }
 
