@@ -102,28 +102,28 @@ TEST_CASE("parameters are named and initialised as in PyTorch's nn.Linear", "[nn
   CHECK_THROWS_WITH(model.parameter("1.weight"), Catch::Contains("no parameter named '1.weight'"));
 }
 
-TEST_CASE("batches: sizes, drop_last, and no copy of unshuffled data", "[data][batches]") {
+TEST_CASE("DataLoader: sizes, drop_last, and no copy of unshuffled data", "[data][batches]") {
   const auto ds = blobs(23, 6);
-  data::batches<std::int32_t> plain(ds, {.batch_size = 5});
-  CHECK(plain.count() == 5);
-  plain.start_epoch();
-  data::batches<std::int32_t>::batch b;
+  data::DataLoader<std::int32_t> plain(ds, {.batch_size = 5});
+  CHECK(plain.size() == 5);
+  plain.set_epoch(0);
+  data::DataLoader<std::int32_t>::batch b;
   std::vector<std::size_t> sizes;
   while (plain.next(b)) {
     CHECK(b.x == ds.x.data() + sizes.size() * 5 * 5);  // points into the data set
     sizes.push_back(b.rows);
   }
   CHECK(sizes == std::vector<std::size_t>{5, 5, 5, 5, 3});
-  data::batches<std::int32_t> dropping(ds, {.batch_size = 5, .drop_last = true});
-  CHECK(dropping.count() == 4);
-  dropping.start_epoch();
+  data::DataLoader<std::int32_t> dropping(ds, {.batch_size = 5, .drop_last = true});
+  CHECK(dropping.size() == 4);
+  dropping.set_epoch(0);
   std::size_t n = 0;
   while (dropping.next(b)) n += b.rows;
   CHECK(n == 20);
-  CHECK_THROWS_WITH((data::batches<std::int32_t>(ds, {.batch_size = 0})), Catch::Contains("blobs"));
+  CHECK_THROWS_WITH((data::DataLoader<std::int32_t>(ds, {.batch_size = 0})), Catch::Contains("blobs"));
 }
 
-TEST_CASE("shuffled batches: every row once per epoch, reproducible from the seed", "[data][batches]") {
+TEST_CASE("DataLoader shuffles: every row once per epoch, reproducible from the seed", "[data][batches]") {
   const std::size_t n = 41;
   std::vector<float> x(n * 2);
   std::vector<std::int32_t> y(n);
@@ -134,12 +134,12 @@ TEST_CASE("shuffled batches: every row once per epoch, reproducible from the see
   }
   const data::Dataset<std::int32_t> ds(n, 2, 1, x, y, "rows");
   auto epochs = [&](std::uint64_t seed) {
-    data::batches<std::int32_t> loader(ds, {.batch_size = 8, .shuffle = true, .seed = seed});
+    data::DataLoader<std::int32_t> loader(ds, {.batch_size = 8, .shuffle = true, .seed = seed});
     std::vector<std::vector<int>> orders;
     for (int e = 0; e < 3; ++e) {
-      loader.start_epoch();
+      loader.set_epoch(static_cast<std::uint64_t>(e));
       std::vector<int> order;
-      data::batches<std::int32_t>::batch b;
+      data::DataLoader<std::int32_t>::batch b;
       while (loader.next(b))
         for (std::size_t r = 0; r < b.rows; ++r) {
           const int row = static_cast<int>(b.x[2 * r]);

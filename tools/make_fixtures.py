@@ -385,6 +385,30 @@ def loss_options():
     write("loss_options.json", {"cases": cases})
 
 
+def torch_state_dict():
+    """A state_dict saved by PyTorch with safetensors.torch.save_file (parameters, running statistics and
+    num_batches_tracked after three training steps), and the eval-mode logits of a batch, which ingot must
+    reproduce after io::load_state_dict."""
+    from safetensors.torch import save_file
+    torch.manual_seed(8)
+    model = torch.nn.Sequential(torch.nn.Linear(7, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(20, 7)
+    labels = torch.randint(0, 3, (20,))
+    model.train()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), labels).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    save_file(model.state_dict(), os.path.join(OUT, "torch_mlp_bn.safetensors"))
+    write("torch_state_dict.json", {"x": flat(x), "eval_logits": flat(logits),
+                                    "num_batches_tracked": int(model[1].num_batches_tracked)})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     seed_loop()
@@ -396,3 +420,4 @@ if __name__ == "__main__":
     optimizer_runs()
     schedules()
     loss_options()
+    torch_state_dict()

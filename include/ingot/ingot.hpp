@@ -1,10 +1,15 @@
 #pragma once
 // ingot: neural networks whose whole graph is a C++ type.
 #include "ingot/core/rng.hpp"
-#include "ingot/data/batches.hpp"
+#include "ingot/data/csv.hpp"
+#include "ingot/data/loader.hpp"
+#include "ingot/data/npy.hpp"
+#include "ingot/data/split.hpp"
+#include "ingot/data/transforms.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/idx.hpp"
 #include "ingot/expr/expr.hpp"
+#include "ingot/io/checkpoint.hpp"
 #include "ingot/loss/losses.hpp"
 #include "ingot/nn/sequential.hpp"
 #include "ingot/nn/summary.hpp"

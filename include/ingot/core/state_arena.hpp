@@ -58,7 +58,12 @@ class state_arena<T, type_list<V...>, type_list<C...>> {
   std::span<T> value(std::size_t k) { return values_.at(k); }
   std::span<const T> value(std::size_t k) const { return values_.at(k); }
   static constexpr std::string_view value_name(std::size_t k) { return value_arena::name(k); }
+  // PyTorch shape of value k: [rows, cols] for a matrix, [cols] for a vector.
+  static constexpr std::array<std::size_t, 2> value_shape(std::size_t k) { return value_arena::torch_shape(k); }
+  static constexpr bool value_is_matrix(std::size_t k) { return value_arena::is_matrix(k); }
   std::int64_t& counter_at(std::size_t k) { return counters_[k]; }
+  std::int64_t counter_at(std::size_t k) const { return counters_[k]; }
+  const std::int64_t& counter_ref(std::size_t k) const { return counters_[k]; }
 
   static constexpr std::size_t index_of_name(std::string_view name) { return value_arena::index_of_name(name); }
   T* value_at(std::size_t k) { return values_.value_at(k); }

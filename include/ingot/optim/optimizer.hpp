@@ -111,6 +111,10 @@ class optimizer_core {
   std::size_t steps() const { return steps_; }
   void set_steps(std::size_t s) { steps_ = s; }
   const std::vector<std::string>& state_keys() const { return keys_; }
+  // The optimizer's name ("ingot::optim::Adam"), as checkpoints record it.
+  const std::string& name() const { return name_; }
+  // A group's hyperparameters as a checkpoint restores them.
+  void set_group(std::size_t g, const group_state& s) { groups_.at(g) = s; }
 
   // The state buffer `key` of parameter `param`, e.g. ("0.weight", "exp_avg").
   template <class T>

@@ -36,6 +36,22 @@ class scheduler {
   double last_lr(std::size_t group = 0) const { return opt_->lr(group); }
   const Schedule& schedule() const { return schedule_; }
 
+  // What a checkpoint keeps: the step count and each group's base lr.
+  // Loading it sets the groups' learning rates for that step again.
+  std::vector<double> state() const {
+    std::vector<double> s = {static_cast<double>(epoch_)};
+    s.insert(s.end(), base_.begin(), base_.end());
+    return s;
+  }
+  void load_state(const std::vector<double>& s) {
+    if (s.size() != 1 + base_.size() || !(s[0] >= 0))
+      throw std::invalid_argument("ingot::sched: a scheduler state of " + std::to_string(s.size()) +
+                                  " numbers for an optimizer of " + std::to_string(base_.size()) + " groups");
+    epoch_ = static_cast<std::size_t>(s[0]);
+    base_.assign(s.begin() + 1, s.end());
+    apply();
+  }
+
  private:
   void apply() {
     for (std::size_t g = 0; g < base_.size(); ++g) opt_->set_lr(schedule_.lr(base_[g], epoch_), g);
@@ -102,6 +118,18 @@ class ReduceLROnPlateau {
   }
   double best() const { return best_; }
   std::size_t num_bad_epochs() const { return bad_; }
+  // What a checkpoint keeps (the learning rates themselves live in the optimizer).
+  std::vector<double> state() const {
+    return {static_cast<double>(epoch_), best_, static_cast<double>(bad_), static_cast<double>(cooldown_left_)};
+  }
+  void load_state(const std::vector<double>& s) {
+    if (s.size() != 4 || !(s[0] >= 0 && s[2] >= 0 && s[3] >= 0))
+      throw std::invalid_argument("ingot::sched::ReduceLROnPlateau: a state of 4 numbers is expected");
+    epoch_ = static_cast<std::size_t>(s[0]);
+    best_ = s[1];
+    bad_ = static_cast<std::size_t>(s[2]);
+    cooldown_left_ = static_cast<std::size_t>(s[3]);
+  }
   std::size_t last_epoch() const { return epoch_; }
   double last_lr(std::size_t group = 0) const { return opt_->lr(group); }
 

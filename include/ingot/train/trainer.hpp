@@ -10,6 +10,7 @@
 #include <boost/hana/tuple.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -24,7 +25,7 @@
 #include <vector>
 
 #include "ingot/core/rng.hpp"
-#include "ingot/data/batches.hpp"
+#include "ingot/data/loader.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/loss/losses.hpp"
 #include "ingot/nn/layer.hpp"
@@ -51,6 +52,11 @@ struct fit_options {
   // A non-finite loss stops training with an error naming the epoch and the
   // step; with skip_nonfinite the batch is skipped (no update) instead.
   bool skip_nonfinite = false;
+  // Continue after the epochs already done (epochs_done(), which a loaded
+  // checkpoint sets): train epochs epochs_done() + 1 .. epochs. The shuffled
+  // order of an epoch depends only on (seed, epoch), so a resumed run sees
+  // the batches an uninterrupted one would.
+  bool resume = false;
 };
 
 struct epoch_result {
@@ -261,6 +267,17 @@ class Trainer {
     random_seed_ = seed;
     random_step_ = 0;
   }
+  // The whole random state of training (checkpoints carry it): the seed and
+  // the number of steps that drew masks.
+  std::array<std::uint64_t, 2> random_state() const { return {random_seed_, random_step_}; }
+  void set_random_state(std::array<std::uint64_t, 2> s) {
+    random_seed_ = s[0];
+    random_step_ = s[1];
+  }
+  // Epochs completed by fit (a loaded checkpoint sets it); fit with
+  // .resume = true continues after them.
+  std::size_t epochs_done() const { return epochs_done_; }
+  void set_epochs_done(std::size_t e) { epochs_done_ = e; }
 
   // Sizes the step's buffers for batches of up to `batch` rows. step() calls
   // it when a batch is larger than any before; calling it up front keeps
@@ -309,7 +326,7 @@ class Trainer {
   std::vector<epoch_result> fit(const data::Dataset<target_value>& ds, fit_options opts, Callbacks&&... callbacks) {
     check(ds);
     if (opts.batch_size == 0) throw std::invalid_argument("ingot: fit needs a batch_size of at least 1");
-    data::batches<target_value> loader(
+    data::DataLoader<target_value> loader(
         ds, {.batch_size = opts.batch_size, .shuffle = opts.shuffle, .seed = opts.seed, .drop_last = opts.drop_last});
     reserve(loader.batch_size());
     // The history is kept in place (history() reads it while fit runs).
@@ -317,14 +334,15 @@ class Trainer {
     history.clear();
     history.reserve(opts.epochs);
     auto all = hana::make_tuple(std::ref(callbacks)...);
-    for (std::size_t epoch = 1; epoch <= opts.epochs; ++epoch) {
+    if (!opts.resume) epochs_done_ = 0;
+    for (std::size_t epoch = epochs_done_ + 1; epoch <= opts.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       hana::for_each(all, [&](auto c) { begin_epoch(c.get(), epoch); });
-      loader.start_epoch();
+      loader.set_epoch(epoch - 1);
       double total = 0;
       std::size_t rows = 0, step_in_epoch = 0;
-      const std::size_t steps = loader.count();
-      typename data::batches<target_value>::batch b;
+      const std::size_t steps = loader.size();
+      typename data::DataLoader<target_value>::batch b;
       while (loader.next(b)) {
         batch_result r{epoch, opts.epochs, ++step_in_epoch, steps, b.rows, 0, 0, false};
         r.loss = static_cast<double>(compute_gradients(b.x, b.y, b.rows));
@@ -347,6 +365,7 @@ class Trainer {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds, std::nullopt});
       if (validation_) history.back().validation = evaluate(*validation_, validation_options_);
+      epochs_done_ = epoch;
       const bool go_on = hana::fold(all, true, [&](bool go, auto c) { return end_epoch(c.get(), history.back()) && go; });
       if (!go_on) break;
     }
@@ -537,6 +556,7 @@ class Trainer {
   aligned_buffer<T> grads_;
   std::array<aligned_buffer<T>, random_leaves::size> masks_;
   std::uint64_t random_seed_ = 0, random_step_ = 0;
+  std::size_t epochs_done_ = 0;
   std::optional<train_plan_type> train_;
   const data::Dataset<target_value>* validation_ = nullptr;
   eval_options validation_options_;

@@ -1,0 +1,111 @@
+#pragma once
+// Mini-batches over a Dataset, as PyTorch's DataLoader gives them: a batch
+// size, a seeded shuffle per epoch and drop_last. It never copies the data
+// set: unshuffled batches point into it, shuffled ones are gathered into a
+// buffer allocated once and reused.
+//
+// The order of epoch e depends only on (seed, e), as with torch's
+// DistributedSampler.set_epoch: a run resumed at epoch e sees the batches
+// an uninterrupted run would, and every process of a data-parallel job can
+// compute the same order without talking to the others.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/core/rng.hpp"
+#include "ingot/data/dataset.hpp"
+
+namespace ingot::data {
+
+struct loader_options {
+  std::size_t batch_size = 32;
+  bool shuffle = false;
+  std::uint64_t seed = 0;
+  bool drop_last = false;
+};
+
+// The seed of epoch e's permutation: a SplitMix64 step of (seed, e), so that
+// neighbouring seeds and epochs give unrelated orders.
+inline std::uint64_t epoch_seed(std::uint64_t seed, std::uint64_t epoch) {
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ull * (epoch + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+template <class Target>
+class DataLoader {
+ public:
+  struct batch {
+    const float* x = nullptr;
+    const Target* y = nullptr;
+    std::size_t rows = 0;
+  };
+
+  DataLoader(const Dataset<Target>& ds, loader_options opt) : ds_(&ds), opt_(opt), order_(ds.rows) {
+    if (opt.batch_size == 0) throw std::invalid_argument(ds.source + ": a batch size of at least 1 is needed");
+    for (std::size_t i = 0; i < ds.rows; ++i) order_[i] = i;
+    if (opt.shuffle) {
+      const std::size_t rows = std::min(opt.batch_size, ds.rows);
+      x_ = aligned_buffer<float>(rows * ds.features);
+      y_.resize(rows * ds.target_cols);
+    }
+  }
+
+  const Dataset<Target>& dataset() const { return *ds_; }
+  // Rows per full batch, and batches per epoch.
+  std::size_t batch_size() const { return std::min(opt_.batch_size, ds_->rows); }
+  std::size_t size() const {
+    const std::size_t b = opt_.batch_size;
+    return opt_.drop_last ? ds_->rows / b : (ds_->rows + b - 1) / b;
+  }
+  // Row i of epoch e's order is order()[i] after set_epoch(e).
+  std::span<const std::size_t> order() const { return order_; }
+
+  // Starts epoch e (0-based): its permutation when shuffling, from
+  // (seed, e) alone, then its first batch.
+  void set_epoch(std::uint64_t e) {
+    next_ = 0;
+    if (!opt_.shuffle) return;
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    rng g(epoch_seed(opt_.seed, e));
+    g.shuffle(std::span<std::size_t>(order_));
+  }
+
+  // The next batch of this epoch, or false at its end. The pointers stay
+  // valid until the next call.
+  bool next(batch& out) {
+    const std::size_t n = ds_->rows;
+    if (next_ >= n) return false;
+    const std::size_t rows = std::min(opt_.batch_size, n - next_);
+    if (opt_.drop_last && rows < opt_.batch_size) return false;
+    const std::size_t f = ds_->features, tc = ds_->target_cols;
+    if (opt_.shuffle) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t src = order_[next_ + r];
+        std::memcpy(x_.data() + r * f, ds_->x.data() + src * f, f * sizeof(float));
+        std::memcpy(y_.data() + r * tc, ds_->y.data() + src * tc, tc * sizeof(Target));
+      }
+      out = {x_.data(), y_.data(), rows};
+    } else {
+      out = {ds_->x.data() + next_ * f, ds_->y.data() + next_ * tc, rows};
+    }
+    next_ += rows;
+    return true;
+  }
+
+ private:
+  const Dataset<Target>* ds_;
+  loader_options opt_;
+  std::vector<std::size_t> order_;
+  aligned_buffer<float> x_;
+  std::vector<Target> y_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace ingot::data
