@@ -1,13 +1,9 @@
 // Fashion-MNIST with a 784-256-128-10 MLP: real data, the PyTorch training
 // loop (cross-entropy, shuffled mini-batches, an optimizer and a learning-rate
-// schedule of torch's), one line per epoch.
-//
-//   fashion_mnist [--epochs 5] [--batch-size 64] [--lr 1e-3] [--seed 42] [--data-dir DIR]
-//                 [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--weight-decay W] [--momentum M]
-//                 [--schedule none|step|cosine|warmup-cosine|onecycle] [--warmup-epochs 1]
-//                 [--clip-grad-norm N] [--dropout] [--validation N] [--early-stopping PATIENCE]
-//                 [--progress] [--log-csv FILE] [--log-jsonl FILE]
-//                 [--require-accuracy PERCENT]
+// schedule of torch's), one line per epoch. It leaves behind a training
+// checkpoint after every epoch (--checkpoint; --resume continues from it),
+// the final weights as a PyTorch state_dict (--save-model) and, with
+// --metrics, one row of metrics per epoch. --help lists every flag.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ingot/ingot.hpp>
@@ -29,8 +25,25 @@ struct settings {
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
   std::uint64_t seed = 42;
   std::string optimizer = "adam", schedule = "none";
-  bool progress = false, dropout = false;
-  std::string log_csv, log_jsonl;
+  bool progress = false, dropout = false, resume = false;
+  std::string metrics, checkpoint = "fashion_mnist.ckpt.safetensors", save_model = "fashion_mnist.safetensors";
+};
+
+// A metrics file by its extension: CSV (.csv) or JSON lines (.jsonl, .json);
+// a resumed run appends to it.
+struct metrics_log {
+  std::optional<train::CSVLogger> csv;
+  std::optional<train::JSONLinesLogger> jsonl;
+  metrics_log(const std::string& path, bool append) {
+    if (path.empty()) return;
+    if (path.ends_with(".csv")) csv.emplace(path, append);
+    else if (path.ends_with(".jsonl") || path.ends_with(".json")) jsonl.emplace(path, append);
+    else throw std::invalid_argument("--metrics " + path + ": the file name must end in .csv, .jsonl or .json");
+  }
+  void on_epoch_end(const train::epoch_result& r) {
+    if (csv) csv->on_epoch_end(r);
+    if (jsonl) jsonl->on_epoch_end(r);
+  }
 };
 
 // The learning rate at each step, torch's way; stepped after every batch.
@@ -55,20 +68,14 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
   trainer.manual_seed(s.seed);  // dropout masks
   const std::size_t steps_per_epoch = (train_set.rows - s.validation + s.batch_size - 1) / s.batch_size;
   sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
-  // With --validation, the last N training images are held out: they are
-  // the validation set that early stopping reads. The test set is only
-  // shown, never used for a decision.
+  // With --validation, N training images chosen at random (from the seed)
+  // are held out: they are the validation set that early stopping reads.
+  // The test set is only shown, never used for a decision.
   const bool held_out = s.validation > 0;
-  auto rows_of = [](const data::Dataset<std::int32_t>& d, std::size_t first, std::size_t n, const char* name) {
-    return data::Dataset<std::int32_t>(
-        n, d.features, 1, std::vector<float>(d.x.begin() + first * d.features, d.x.begin() + (first + n) * d.features),
-        std::vector<std::int32_t>(d.y.begin() + first, d.y.begin() + first + n), name);
-  };
-  const std::size_t fit_rows = train_set.rows - s.validation;
-  const auto fit_set = held_out ? rows_of(train_set, 0, fit_rows, "training images (fit part)") : data::Dataset<std::int32_t>{};
-  const auto val_set = held_out ? rows_of(train_set, fit_rows, s.validation, "training images (validation part)")
-                                : data::Dataset<std::int32_t>{};
-  const auto& fit_on = held_out ? fit_set : train_set;
+  std::pair<data::Dataset<std::int32_t>, data::Dataset<std::int32_t>> split;
+  if (held_out) split = data::train_validation_split(train_set, s.validation, s.seed);
+  const auto& fit_on = held_out ? split.first : train_set;
+  const auto& val_set = split.second;
   trainer.validate_on(held_out ? val_set : test_set);
   struct optional_stop {
     std::optional<train::EarlyStopping<Model>> stop;
@@ -83,18 +90,15 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
   if (s.patience > 0)
     early.stop.emplace(net, train::early_stopping_options{.monitor = "val_loss", .patience = s.patience,
                                                           .restore_best_weights = true});
-  std::optional<train::CSVLogger> csv;
-  std::optional<train::JSONLinesLogger> jsonl;
-  if (!s.log_csv.empty()) csv.emplace(s.log_csv);
-  if (!s.log_jsonl.empty()) jsonl.emplace(s.log_jsonl);
-  struct optional_logs {
-    std::optional<train::CSVLogger>* csv;
-    std::optional<train::JSONLinesLogger>* jsonl;
-    void on_epoch_end(const train::epoch_result& r) {
-      if (*csv) (*csv)->on_epoch_end(r);
-      if (*jsonl) (*jsonl)->on_epoch_end(r);
-    }
-  };
+  if (s.resume) {
+    io::load_checkpoint(s.checkpoint, trainer, lr);
+    std::printf("resumed from %s after epoch %zu\n", s.checkpoint.c_str(), trainer.epochs_done());
+    if (trainer.epochs_done() >= s.epochs)
+      std::printf("the checkpoint has done %zu of --epochs %zu already; nothing to train\n", trainer.epochs_done(),
+                  s.epochs);
+  }
+  metrics_log metrics(s.metrics, s.resume);
+  auto checkpoint = io::checkpoint_every_epoch(s.checkpoint, trainer, lr);
   struct optional_progress {
     std::optional<train::ProgressBar> bar;
     void on_epoch_begin(std::size_t e) {
@@ -107,8 +111,9 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
   if (s.progress) progress.bar.emplace();
   trainer.fit(
       fit_on,
-      {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed, .clip_grad_norm = s.clip_grad_norm},
-      sched::each_batch(lr), progress, optional_logs{&csv, &jsonl},
+      {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed, .clip_grad_norm = s.clip_grad_norm,
+       .resume = s.resume},
+      sched::each_batch(lr), progress, metrics, checkpoint,
       [&](const train::epoch_result& r) {
         const auto test = held_out ? trainer.evaluate(test_set) : *r.validation;
         std::printf("epoch %zu/%zu  train loss %.4f", r.epoch, r.epochs, r.loss);
@@ -122,12 +127,18 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
     std::printf("early stopping at epoch %zu; weights of epoch %zu restored\n", early.stop->stopped_epoch(),
                 early.stop->best_epoch());
   const auto final_test = trainer.evaluate(test_set);
-  std::printf("final test accuracy %.2f%%\n", 100.0 * final_test.accuracy);
+  io::save_state_dict(net, s.save_model);
+  std::printf("final test accuracy %.2f%% after %zu epochs\n", 100.0 * final_test.accuracy, trainer.epochs_done());
+  std::printf("model weights:  %s (PyTorch: model.load_state_dict(safetensors.torch.load_file(path)))\n",
+              s.save_model.c_str());
+  std::printf("checkpoint:     %s (continue with --resume)\n", s.checkpoint.c_str());
+  if (!s.metrics.empty()) std::printf("metrics:        %s (tools/plot_metrics.py draws them)\n", s.metrics.c_str());
   return 100.0 * final_test.accuracy;
 }
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
+  app.option_defaults()->always_capture_default();
   settings s;
   std::string data_dir;
   app.add_option("--epochs", s.epochs, "passes over the 60000 training images")->check(CLI::PositiveNumber);
@@ -148,10 +159,14 @@ int main(int argc, char** argv) {
                  "stop after this many epochs without a lower validation loss, and restore the best weights "
                  "(needs --validation)");
   app.add_flag("--progress", s.progress, "a progress bar within each epoch");
-  app.add_option("--log-csv", s.log_csv, "write each epoch's metrics to this CSV file");
-  app.add_option("--log-jsonl", s.log_jsonl, "write each epoch's metrics to this JSON-lines file");
+  app.add_option("--metrics", s.metrics, "write each epoch's metrics to this file: CSV (.csv) or JSON lines (.jsonl)");
+  app.add_option("--checkpoint", s.checkpoint, "training checkpoint, saved atomically after every epoch");
+  app.add_flag("--resume", s.resume, "continue from --checkpoint up to --epochs in all (same flags as the first run)");
+  app.add_option("--save-model", s.save_model, "final weights as a PyTorch state_dict (safetensors)");
   app.add_option("--seed", s.seed, "seed for initialisation and shuffling");
-  app.add_option("--data-dir", data_dir, "folder with the four *-ubyte.gz files (default: Debian's dataset-fashion-mnist)");
+  app.add_option("--data-dir", data_dir,
+                 "folder with the four *-ubyte.gz files (default: $INGOT_FASHION_MNIST_DIR, else "
+                 "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)");
   app.add_option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
   CLI11_PARSE(app, argc, argv);
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -154,7 +155,9 @@ class log_file {
 // validation metrics. Flushed per row, so a crash loses nothing written.
 class CSVLogger {
  public:
-  explicit CSVLogger(std::string path, bool append = false) : log_(std::move(path), append) {}
+  // Appending to a file that already has rows (a resumed run) adds rows only.
+  explicit CSVLogger(std::string path, bool append = false)
+      : header_(append && has_content(path)), log_(std::move(path), append) {}
   void on_epoch_end(const epoch_result& r) {
     std::FILE* f = log_.get();
     if (!header_) {
@@ -172,8 +175,12 @@ class CSVLogger {
   }
 
  private:
-  detail::log_file log_;
+  static bool has_content(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::file_size(path, ec) > 0 && !ec;
+  }
   bool header_ = false;
+  detail::log_file log_;
 };
 
 // One JSON object per line per epoch: {"epoch":1,"loss":…,"seconds":…,
