@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs ingot into a temporary prefix with meson install, then builds and
+# runs a small program of a user's own out of tree: once with pkg-config,
+# once with CMake's find_package(ingot).
+#   tests/install_test.sh <source root>
+set -eu
+src=$(cd "$1" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+meson=$(command -v /usr/bin/meson || command -v meson)
+"$meson" setup "$tmp/build" "$src" --prefix="$tmp/prefix" -Dtests=false -Dexamples=false -Dbench=false >/dev/null
+"$meson" install -C "$tmp/build" --quiet
+test -f "$tmp/prefix/include/ingot/ingot.hpp"
+
+echo "install_test: pkg-config"
+export PKG_CONFIG_PATH="$tmp/prefix/share/pkgconfig"
+cflags=$(pkg-config --cflags ingot)
+libs=$(pkg-config --libs ingot)
+echo "  cflags: $cflags"
+echo "  libs:   $libs"
+${CXX:-c++} -O2 $cflags "$src/tests/install/consumer.cpp" -o "$tmp/consumer_pkgconfig" $libs
+"$tmp/consumer_pkgconfig"
+
+echo "install_test: CMake find_package(ingot)"
+cmake=$(command -v /usr/bin/cmake || command -v cmake)
+"$cmake" -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -G Ninja >/dev/null
+"$cmake" --build "$tmp/cmake" >/dev/null
+"$tmp/cmake/consumer"
