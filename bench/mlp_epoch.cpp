@@ -2,7 +2,7 @@
 // training images: Adam lr 1e-3, cross-entropy, shuffled batches of 64.
 // Reports the median epoch time over several epochs (one thread).
 //
-//   bench_mlp_epoch [epochs] [batch_size]
+//   bench_mlp_epoch [epochs] [batch_size] [flush_denormals: 1 (default) or 0]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,13 +16,17 @@ using Net = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dense<256, 128>, n
 int main(int argc, char** argv) {
   const std::size_t epochs = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 5;
   const std::size_t batch = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
+  const bool flush = argc > 3 ? std::strtoul(argv[3], nullptr, 10) != 0 : true;
   const auto train_set = data::fashion_mnist("train");
   Net net{init::seed(1)};
   train::Trainer trainer{net, loss::CrossEntropy{}, optim::Adam{{.lr = 1e-3f}}};
-  const auto history = trainer.fit(train_set, {.epochs = epochs, .batch_size = batch, .shuffle = true, .seed = 1});
+  const auto history = trainer.fit(
+      train_set, {.epochs = epochs, .batch_size = batch, .shuffle = true, .seed = 1, .flush_denormals = flush});
   std::vector<double> seconds;
   for (const auto& r : history) seconds.push_back(r.seconds);
   std::sort(seconds.begin(), seconds.end());
-  std::printf("ingot mlp_epoch median_s %.4f min_s %.4f max_s %.4f epochs %zu batch %zu final_loss %.4f\n",
-              seconds[seconds.size() / 2], seconds.front(), seconds.back(), epochs, batch, history.back().loss);
+  std::printf("ingot mlp_epoch median_s %.4f min_s %.4f max_s %.4f epochs %zu batch %zu flush_denormals %d "
+              "final_loss %.6f\n",
+              seconds[seconds.size() / 2], seconds.front(), seconds.back(), epochs, batch, flush ? 1 : 0,
+              history.back().loss);
 }

@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
   app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
   app.add_flag("--dropout", s.dropout, "Dropout(p=0.2) after each hidden ReLU");
-  app.add_option("--validation", s.validation, "hold out the last N training images as a validation set");
+  app.add_option("--validation", s.validation,
+                 "hold out N training images, chosen at random from --seed, as a validation set");
   app.add_option("--early-stopping", s.patience,
                  "stop after this many epochs without a lower validation loss, and restore the best weights "
                  "(needs --validation)");

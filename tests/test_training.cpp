@@ -172,3 +172,30 @@ TEST_CASE("fit with drop_last skips the partial batch", "[train][batches]") {
                                        std::vector<std::int32_t>(ds.y.begin(), ds.y.begin() + 100), "first 100");
   CHECK(history[0].loss == Approx(trainer.evaluate(first100).loss).epsilon(1e-5));
 }
+
+namespace {
+// A denormal float times one: zero when denormals are flushed.
+float denormal_times_one() {
+  volatile float tiny = 1e-39f, one = 1.0f;
+  return tiny * one;
+}
+struct denormal_probe {
+  std::vector<float>* seen;
+  void on_batch_end(const train::batch_result&) { seen->push_back(denormal_times_one()); }
+};
+}  // namespace
+
+TEST_CASE("fit flushes denormals while it runs and restores the thread's mode after", "[train][denormals]") {
+  Net model{init::seed(3)};
+  const auto ds = blobs(40, 2);
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
+  REQUIRE(denormal_times_one() > 0);  // the default: denormals kept
+  std::vector<float> on, off;
+  trainer.fit(ds, {.epochs = 1, .batch_size = 20}, denormal_probe{&on});
+  CHECK(denormal_times_one() > 0);
+  trainer.fit(ds, {.epochs = 1, .batch_size = 20, .flush_denormals = false}, denormal_probe{&off});
+  CHECK(on == std::vector<float>{0.0f, 0.0f});
+  CHECK(off.size() == 2);
+  CHECK(off[0] > 0);
+  CHECK_FALSE(simd::flush_denormals_scope::active());
+}

@@ -155,7 +155,7 @@ inline safetensors_file parse_safetensors(std::span<const std::uint8_t> b, const
   json header;
   try {
     header = json::parse(text, text + n, check);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     throw format_error(name + ": the JSON header (bytes 8-" + std::to_string(8 + n - 1) + ") is not valid JSON: " +
                        e.what());
   }

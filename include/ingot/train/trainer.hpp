@@ -32,6 +32,7 @@
 #include "ingot/optim/clip.hpp"
 #include "ingot/optim/optimizer.hpp"
 #include "ingot/plan/plan.hpp"
+#include "ingot/simd/denormals.hpp"
 #include "ingot/train/concepts.hpp"
 #include "ingot/train/metrics.hpp"
 
@@ -57,6 +58,10 @@ struct fit_options {
   // order of an epoch depends only on (seed, epoch), so a resumed run sees
   // the batches an uninterrupted one would.
   bool resume = false;
+  // Denormal floats are flushed to zero while fit runs (and the thread's
+  // previous mode restored after): see simd/denormals.hpp. PyTorch keeps
+  // them by default (torch.set_flush_denormal(False)); false does the same.
+  bool flush_denormals = true;
 };
 
 struct epoch_result {
@@ -334,6 +339,7 @@ class Trainer {
     history.clear();
     history.reserve(opts.epochs);
     auto all = hana::make_tuple(std::ref(callbacks)...);
+    const simd::flush_denormals_scope denormals(opts.flush_denormals);
     if (!opts.resume) epochs_done_ = 0;
     for (std::size_t epoch = epochs_done_ + 1; epoch <= opts.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
