@@ -12,9 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -23,6 +21,7 @@
 
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/format_error.hpp"
+#include "ingot/data/read_file.hpp"
 
 namespace ingot::data {
 
@@ -38,9 +37,14 @@ struct csv_options {
 
 namespace detail {
 
+// A cell's text is a view into the file's text, except for a quoted field,
+// whose unescaped text it owns.
 struct csv_cell {
-  std::string text;
+  std::string_view raw;
+  std::string unquoted;
+  bool quoted = false;
   std::size_t line = 0, column = 0;  // 1-based, where the cell starts
+  std::string_view text() const { return quoted ? std::string_view(unquoted) : raw; }
 };
 
 // Splits text into rows of cells, tracking where each cell starts.
@@ -80,8 +84,9 @@ class csv_lexer {
     col_ = 1;
   }
   csv_cell cell() {
-    csv_cell c{{}, line_, col_};
+    csv_cell c{{}, {}, false, line_, col_};
     if (i_ < s_.size() && s_[i_] == '"') {
+      c.quoted = true;
       ++i_;
       ++col_;
       for (;;) {
@@ -91,7 +96,7 @@ class csv_lexer {
         const char ch = s_[i_];
         if (ch == '"') {
           if (i_ + 1 < s_.size() && s_[i_ + 1] == '"') {
-            c.text += '"';
+            c.unquoted += '"';
             i_ += 2;
             col_ += 2;
             continue;
@@ -100,7 +105,7 @@ class csv_lexer {
           ++col_;
           break;
         }
-        c.text += ch;
+        c.unquoted += ch;
         ++i_;
         if (ch == '\n') {
           ++line_;
@@ -115,10 +120,10 @@ class csv_lexer {
                            std::to_string(c.column) + " (expected the delimiter or the end of the line)");
       return c;
     }
-    while (i_ < s_.size() && s_[i_] != d_ && !at_line_end()) {
-      c.text += s_[i_++];
-      ++col_;
-    }
+    const std::size_t start = i_;
+    while (i_ < s_.size() && s_[i_] != d_ && s_[i_] != '\n' && !(s_[i_] == '\r' && at_line_end())) ++i_;
+    c.raw = s_.substr(start, i_ - start);
+    col_ += i_ - start;
     return c;
   }
 
@@ -149,27 +154,28 @@ inline std::string quoted(std::string_view t) {
 template <class V>
 V parse_cell(const std::string& name, const csv_cell& c, const std::string& column, char delimiter,
              bool allow_nonfinite) {
-  std::string_view t = trim(c.text, delimiter);
-  const std::string place = where(name, c) + ": column " + column + ": ";
-  if (t.empty()) throw format_error(place + "empty cell");
+  std::string_view t = trim(c.text(), delimiter);
+  // Built only for a message: this runs once per cell.
+  auto place = [&] { return where(name, c) + ": column " + column + ": "; };
+  if (t.empty()) throw format_error(place() + "empty cell");
   std::string_view digits = t;
   if (digits.front() == '+') digits.remove_prefix(1);
   if constexpr (std::is_floating_point_v<V>) {
     V v{};
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
     if (ec == std::errc::result_out_of_range)
-      throw format_error(place + quoted(t) + " is out of range for a " + (sizeof(V) == 4 ? "float" : "double"));
+      throw format_error(place() + quoted(t) + " is out of range for a " + (sizeof(V) == 4 ? "float" : "double"));
     if (ec != std::errc() || end != digits.data() + digits.size())
-      throw format_error(place + quoted(t) + " is not a number");
+      throw format_error(place() + quoted(t) + " is not a number");
     if (!allow_nonfinite && !std::isfinite(v))
-      throw format_error(place + quoted(t) + " is not finite (csv_options::allow_nonfinite accepts it)");
+      throw format_error(place() + quoted(t) + " is not finite (csv_options::allow_nonfinite accepts it)");
     return v;
   } else {
     std::int64_t v = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
     if (ec != std::errc() || end != digits.data() + digits.size() || v < std::numeric_limits<V>::min() ||
         v > std::numeric_limits<V>::max())
-      throw format_error(place + quoted(t) + " is not an integer class label");
+      throw format_error(place() + quoted(t) + " is not an integer class label");
     return static_cast<V>(v);
   }
 }
@@ -194,7 +200,7 @@ Dataset<Target> parse_csv(std::string_view text, const std::string& name, const 
   std::vector<std::string> columns;
   const std::size_t width = row.size();
   for (std::size_t j = 0; j < width; ++j)
-    columns.push_back(opt.header ? std::string("'").append(detail::trim(row[j].text, opt.delimiter)).append("'")
+    columns.push_back(opt.header ? std::string("'").append(detail::trim(row[j].text(), opt.delimiter)).append("'")
                                  : std::to_string(j + 1));
 
   std::vector<bool> is_target(width, false);
@@ -208,7 +214,7 @@ Dataset<Target> parse_csv(std::string_view text, const std::string& name, const 
     for (const auto& want : opt.target_names) {
       std::size_t found = width;
       for (std::size_t j = 0; j < width; ++j)
-        if (detail::trim(row[j].text, opt.delimiter) == want) found = j;
+        if (detail::trim(row[j].text(), opt.delimiter) == want) found = j;
       if (found == width) {
         std::string all;
         for (const auto& c : columns) all += (all.empty() ? "" : ", ") + c;
@@ -265,12 +271,7 @@ Dataset<Target> parse_csv(std::string_view text, const std::string& name, const 
 // Reads and parses a CSV file.
 template <class Target = float>
 Dataset<Target> read_csv(const std::string& path, const csv_options& opt = {}) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw format_error(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw format_error(path + ": read error");
-  return parse_csv<Target>(text.str(), path, opt);
+  return parse_csv<Target>(read_file<std::string>(path), path, opt);
 }
 
 }  // namespace ingot::data

@@ -23,6 +23,7 @@
 
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/format_error.hpp"
+#include "ingot/data/read_file.hpp"
 #include "ingot/io/atomic_file.hpp"
 
 namespace ingot::data {
@@ -257,13 +258,7 @@ inline npy_array parse_npy(std::span<const std::uint8_t> b, const std::string& n
   return out;
 }
 
-inline npy_array read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw format_error(path + ": cannot open");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw format_error(path + ": read error");
-  return parse_npy(bytes, path);
-}
+inline npy_array read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
 // The bytes of a .npy file (version 1.0 when the header fits, else 2.0).
 template <class T>

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ingot/data/format_error.hpp"
+#include "ingot/data/read_file.hpp"
 #include "ingot/io/atomic_file.hpp"
 
 namespace ingot::io {
@@ -247,11 +248,7 @@ inline safetensors_file parse_safetensors(std::span<const std::uint8_t> b, const
 }
 
 inline safetensors_file load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw format_error(path + ": cannot open");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw format_error(path + ": read error");
-  return parse_safetensors(bytes, path);
+  return parse_safetensors(data::read_file(path), path);
 }
 
 // The header bytes (length and JSON, padded with spaces to a multiple of 8
