@@ -50,7 +50,7 @@ void all_shapes() {
   // Narrower than one register tile (N < NR: the direct path) and wider.
   const std::size_t shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {6, 16, 8},   {13, 17, 29},  {73, 33, 300},
                                    {100, 530, 7}, {7, 1, 513},   {1, 10, 100}, {100, 1, 10},  {64, 10, 128},
-                                   {9, 31, 17},   {70, 33, 1}};
+                                   {9, 31, 17},   {70, 33, 1},   {13, 64, 20},  {5, 96, 263}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
