@@ -138,6 +138,11 @@ TEST_CASE("IDX headers whose sizes overflow or are absurd are refused before any
   // 65536^2 * 2^16: each factor fits, the product wraps 2^48 * 2^16 = 2^64 to 0.
   auto zero_wrap = header({65536, 65536, 65536, 65536});
   CHECK_THROWS_WITH(data::read_idx(zero_wrap, "zero_wrap.idx"), Catch::Contains("declare more than"));
+  // Found by fuzzing with -fsanitize=unsigned-integer-overflow: 2^31 * 8 is
+  // within the bound, and times 2^31 it wrapped to 0, which passed the check
+  // and gave an array of 2^65 declared bytes holding none.
+  CHECK_THROWS_WITH(data::read_idx(header({0x80000000u, 8, 0x80000000u}), "wrap0.idx"),
+                    Catch::Contains("wrap0.idx") && Catch::Contains("declare more than"));
   // Large but in bound: refused for missing data, without allocating 16 GB.
   auto absurd = header({4096, 4096, 1024});
   CHECK_THROWS_WITH(data::read_idx(absurd, "absurd.idx"),

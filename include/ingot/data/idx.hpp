@@ -59,10 +59,9 @@ inline idx_array read_idx_from(gzip_reader& in) {
       throw format_error(name + ": dimension " + std::to_string(d) + " (byte " + std::to_string(offset) +
                          ") is 0; an IDX array here needs at least one item and one value per item");
     out.dims.push_back(v);
-    // Each factor is below 2^32 and the product is kept below 2^34, so the
-    // multiplication cannot wrap.
-    count *= v;
-    if (count > max_idx_bytes)
+    // A product kept below 2^34 times a factor below 2^32 can still pass
+    // 2^64 (2^34 * 2^31 wraps to 0), so the multiplication is checked.
+    if (__builtin_mul_overflow(count, std::uint64_t{v}, &count) || count > max_idx_bytes)
       throw format_error(name + ": the dimensions up to byte " + std::to_string(offset + 3) + " declare more than " +
                          std::to_string(max_idx_bytes) + " bytes of data");
   }
