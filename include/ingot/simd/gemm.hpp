@@ -65,8 +65,9 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
 #if defined(__AVX__)
     // A full panel of a transposed operand (a layer's weight in the forward
     // product): 8 x 8 register transposes, 8 rows of B's storage at a time.
-    // This replaced a strided scalar load per value: 3.4x faster for a
-    // 128 x 784 weight, 1.5x for 256 x 784.
+    // This replaced a strided scalar load per value: packing a 256 x 784
+    // weight went from 41 to 28 us, a 128 x 784 one from 19 to 11 us, and
+    // the MLP epoch from 0.951 to 0.927 s.
     if constexpr (TB && std::is_same_v<T, float> && NR % 8 == 0) {
       if (nr == NR) {
         const std::size_t k8 = kc / 8 * 8;
