@@ -109,7 +109,12 @@ class optimizer_core {
   const std::vector<param_info>& params() const { return params_; }
   // Steps taken (torch's state["step"]); settable to resume from a checkpoint.
   std::size_t steps() const { return steps_; }
-  void set_steps(std::size_t s) { steps_ = s; }
+  // Also tells the optimizer that its buffers hold state from s steps (a
+  // checkpoint was loaded): SGD's momentum buffers count as started.
+  void set_steps(std::size_t s) {
+    steps_ = s;
+    steps_restored_ = true;
+  }
   const std::vector<std::string>& state_keys() const { return keys_; }
   // The optimizer's name ("ingot::optim::Adam"), as checkpoints record it.
   const std::string& name() const { return name_; }
@@ -173,6 +178,7 @@ class optimizer_core {
     state_.clear();
     for (std::size_t k = 0; k < keys_.size(); ++k) state_.emplace_back(extent_ * value_size_);
     steps_ = 0;
+    steps_restored_ = false;
   }
 
   void check_step(const std::type_info& type, std::size_t params, std::size_t grads) const {
@@ -197,6 +203,7 @@ class optimizer_core {
   std::vector<aligned_buffer<unsigned char>> state_;
   const std::type_info* type_ = nullptr;
   std::size_t value_size_ = 0, extent_ = 0, steps_ = 0;
+  bool steps_restored_ = false;
 
  private:
   void check_type(const std::type_info& type, std::size_t size) const {
@@ -243,6 +250,10 @@ class optimizer : public optimizer_core {
   template <class T>
   void step(std::span<T> params, std::span<const T> grads) {
     check_step(typeid(T), params.size(), grads.size());
+    if (steps_restored_) {
+      if constexpr (requires { self().set_momentum_started(true); }) self().set_momentum_started(steps_ > 0);
+      steps_restored_ = false;
+    }
     ++steps_;
     for (std::size_t p = 0; p < params_.size(); ++p) {
       const param_info& info = params_[p];
