@@ -12,6 +12,9 @@
 //   std::vector<std::string> state_keys() const   its buffers, in order
 //   void on_attach()                               optional: initial state values
 //   template <class T> void update(const segment<T>&, const group_state&)
+//                                                  element-wise: it may get any slice of a parameter,
+//                                                  on any thread
+//   void after_step()                              optional: bookkeeping after every update
 // and reads the step count (1 on the first step) from steps().
 #include <array>
 #include <cmath>
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "ingot/core/aligned.hpp"
+#include "ingot/core/thread_pool.hpp"
 
 namespace ingot::optim {
 
@@ -255,13 +259,31 @@ class optimizer : public optimizer_core {
       steps_restored_ = false;
     }
     ++steps_;
-    for (std::size_t p = 0; p < params_.size(); ++p) {
-      const param_info& info = params_[p];
-      segment<T> s{params.data() + info.offset, grads.data() + info.offset, {}, info.size, p};
-      for (std::size_t k = 0; k < keys_.size(); ++k) s.state[k] = buffer<T>(k) + info.offset;
-      self().update(s, groups_[group_of_[p]]);
-    }
+    // Every update is element-wise, so the pass splits into static slices
+    // of each parameter (whole SIMD blocks) with results independent of the
+    // thread count; small models stay on one thread.
+    thread_pool& threads = pool();
+    const std::size_t n = extent_ >= parallel_min_values ? threads.size() : 1;
+    auto slice = [&](std::size_t t, std::size_t) {
+      for (std::size_t p = 0; p < params_.size(); ++p) {
+        const param_info& info = params_[p];
+        const thread_range r = share(info.size, t, n, 64);
+        if (r.begin == r.end) continue;
+        const std::size_t at = info.offset + r.begin;
+        segment<T> s{params.data() + at, grads.data() + at, {}, r.end - r.begin, p};
+        for (std::size_t k = 0; k < keys_.size(); ++k) s.state[k] = buffer<T>(k) + at;
+        self().update(s, groups_[group_of_[p]]);
+      }
+    };
+    if (n > 1) threads.run([&](std::size_t t, std::size_t all) {
+        if (t < n) slice(t, all);
+      });
+    else slice(0, 1);
+    if constexpr (requires { self().after_step(); }) self().after_step();
   }
+
+  // Optimizer passes over fewer values than this run on one thread.
+  static constexpr std::size_t parallel_min_values = std::size_t{1} << 15;
 
  protected:
   // Default: state starts at zero.

@@ -44,6 +44,12 @@ class SGD : public optimizer<SGD> {
   }
   // Marks the buffers as holding momentum (after loading them from a checkpoint).
   void set_momentum_started(bool started) { started_.assign(params().size(), started); }
+  // A parameter's buffer holds momentum once a step with momentum updated it
+  // (marked after the pass: its slices may run on several threads).
+  void after_step() {
+    for (std::size_t p = 0; p < params().size(); ++p)
+      if (groups_[group_of_[p]].momentum != 0) started_[p] = true;
+  }
 
   template <class T>
   void update(const segment<T>& s, const group_state& g) {
@@ -52,7 +58,6 @@ class SGD : public optimizer<SGD> {
     T* b = s.state[0];
     const bool use_momentum = g.momentum != 0;
     const bool first = use_momentum && !started_[s.index];
-    if (use_momentum) started_[s.index] = true;
     const T lr = static_cast<T>(g.lr), wd = static_cast<T>(g.weight_decay), mom = static_cast<T>(g.momentum),
             keep = static_cast<T>(1 - opt.dampening);
     const bool decay = g.weight_decay != 0, nesterov = opt.nesterov;

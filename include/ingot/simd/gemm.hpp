@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "ingot/core/aligned.hpp"
+#include "ingot/core/thread_pool.hpp"
 #include "ingot/simd/math.hpp"
 #include "ingot/simd/transpose.hpp"
 
@@ -152,8 +154,9 @@ struct tile_epilogue {
   void (*fn)(const void* context, std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) = nullptr;
   const void* context = nullptr;
   std::size_t row_offset = 0;  // added to i0: the rows of C this call computes start there
+  std::size_t col_offset = 0;  // added to j0: the columns of C this call computes start there
   void operator()(std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) const {
-    if (fn) fn(context, row_offset + i0, j0, rows, cols);
+    if (fn) fn(context, row_offset + i0, col_offset + j0, rows, cols);
   }
 };
 
@@ -203,11 +206,10 @@ void narrow_gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::s
 }
 }  // namespace detail
 
-// C[M x N] (leading dim ldc) = op(A)[M x K] op(B)[K x N]. pack_a and pack_b
-// hold gemm_blocking<T>::pack_a_size / pack_b_size elements, 64-byte aligned.
+namespace detail {
 template <bool TA, bool TB, class T>
-void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
-          T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue = {}) {
+void gemm_serial(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
+                 T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue) {
   using blk = gemm_blocking<T>;
   if (N < blk::NR && K > 0) {
     detail::narrow_gemm<TA, TB>(M, N, K, a, lda, b, ldb, c, ldc, epilogue);
@@ -242,6 +244,52 @@ void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t l
       }
     }
   }
+}
+}  // namespace detail
+
+// Products of at least this many multiply-adds are split across the pool's
+// threads (a run costs about a microsecond; this is a few at one core's peak).
+inline constexpr std::size_t gemm_parallel_min_fma = std::size_t{1} << 18;
+
+// C[M x N] (leading dim ldc) = op(A)[M x K] op(B)[K x N]. pack_a and pack_b
+// hold gemm_blocking<T>::pack_a_size / pack_b_size elements, 64-byte aligned.
+//
+// On several threads the columns of C are dealt out in whole panels of NR,
+// each thread running the serial GEMM on its columns with its own packing
+// buffers. Every element of C is then the same sum, in the same order, as on
+// one thread: results are bit-identical for any thread count. Only products
+// with at least one full panel per thread are split (a narrower slice would
+// take the direct path, which sums in another order).
+template <bool TA, bool TB, class T>
+void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
+          T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue = {}) {
+  using blk = gemm_blocking<T>;
+  thread_pool& threads = pool();
+  const std::size_t panels = N / blk::NR;
+  const std::size_t split = std::min(threads.size(), panels);
+  if (split < 2 || M * N * K < gemm_parallel_min_fma) {
+    detail::gemm_serial<TA, TB>(M, N, K, a, lda, b, ldb, c, ldc, pack_a, pack_b, epilogue);
+    return;
+  }
+  threads.run([&](std::size_t t, std::size_t n) {
+    if (t >= split) return;
+    (void)n;
+    // Thread t takes full panels [p0, p1); the last also takes the columns
+    // after the last full panel.
+    const std::size_t p0 = panels * t / split, p1 = panels * (t + 1) / split;
+    const std::size_t j0 = p0 * blk::NR, j1 = t + 1 == split ? N : p1 * blk::NR;
+    T* pa = pack_a;
+    T* pb = pack_b;
+    if (t != 0) {
+      // Each worker's own packing buffers, made on its first product.
+      thread_local aligned_buffer<T> own_a(blk::pack_a_size), own_b(blk::pack_b_size);
+      pa = own_a.data();
+      pb = own_b.data();
+    }
+    tile_epilogue e = epilogue;
+    e.col_offset += j0;
+    detail::gemm_serial<TA, TB>(M, j1 - j0, K, a, lda, TB ? b + j0 * ldb : b + j0, ldb, c + j0, ldc, pa, pb, e);
+  });
 }
 
 }  // namespace ingot::simd

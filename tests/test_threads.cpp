@@ -1,0 +1,148 @@
+// Threads: the pool runs every thread once per run and never nests; a GEMM
+// split across threads gives bit for bit the product of one thread (with
+// its epilogue on every tile once); and training on two threads gives the
+// losses and weights of one thread exactly, run after run.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <ingot/ingot.hpp>
+#include <vector>
+
+using namespace ingot;
+
+TEST_CASE("the pool runs each thread once, splits statically, and runs nested loops serially", "[threads]") {
+  thread_pool p(3);
+  std::vector<int> hits(3, 0);
+  std::vector<std::size_t> inner(3, 0), sizes(3, 0);
+  p.run([&](std::size_t t, std::size_t n) {
+    sizes[t] = n;  // Catch's assertions are not thread-safe: record, check after
+    ++hits[t];
+    p.run([&](std::size_t u, std::size_t m) { inner[t] += (u + 1) * 10 + m; });  // serial: (0, 1)
+  });
+  CHECK(sizes == std::vector<std::size_t>{3, 3, 3});
+  CHECK(hits == std::vector<int>{1, 1, 1});
+  CHECK(inner == std::vector<std::size_t>{11, 11, 11});
+  for (int r = 0; r < 200; ++r) p.run([&](std::size_t t, std::size_t) { ++hits[t]; });
+  CHECK(hits == std::vector<int>{201, 201, 201});
+  // Static shares in whole grains cover [0, n) once.
+  std::size_t covered = 0;
+  for (std::size_t t = 0; t < 3; ++t) {
+    const auto r = share(1000, t, 3, 64);
+    CHECK(r.begin % 64 == 0);
+    covered += r.end - r.begin;
+  }
+  CHECK(covered == 1000);
+  // Fewer grains than threads: whole grains only, some threads get none.
+  CHECK(share(10, 0, 3, 64).begin == share(10, 0, 3, 64).end);
+  CHECK(share(10, 2, 3, 64).begin == 0);
+  CHECK(share(10, 2, 3, 64).end == 10);
+}
+
+TEST_CASE("workers take the caller's flush-to-zero setting for each run", "[threads]") {
+  thread_pool p(2);
+  std::vector<int> flushing(2, -1);
+  {
+    simd::flush_denormals_scope scope(true);
+    p.run([&](std::size_t t, std::size_t) { flushing[t] = simd::flush_denormals_scope::active() ? 1 : 0; });
+  }
+#if defined(__SSE__) || defined(__x86_64__)
+  CHECK(flushing == std::vector<int>{1, 1});
+#endif
+  p.run([&](std::size_t t, std::size_t) { flushing[t] = simd::flush_denormals_scope::active() ? 1 : 0; });
+  CHECK(flushing == std::vector<int>{0, 0});
+}
+
+namespace {
+template <bool TA, bool TB>
+std::vector<float> product(std::size_t threads, std::size_t M, std::size_t N, std::size_t K) {
+  set_num_threads(threads);
+  rng g(M + 3 * N + 7 * K);
+  const std::size_t lda = TA ? M : K, ldb = TB ? K : N;
+  std::vector<float> a(M * K), b(K * N), c(M * N, -1.0f);
+  g.fill_uniform(std::span<float>(a), -1, 1);
+  g.fill_uniform(std::span<float>(b), -1, 1);
+  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+  // The epilogue adds i * 1000 + j: wrong coordinates would show.
+  struct target {
+    float* c;
+    std::size_t n;
+  } t{c.data(), N};
+  simd::tile_epilogue e{[](const void* p, std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) {
+                          const auto& x = *static_cast<const target*>(p);
+                          for (std::size_t i = i0; i < i0 + rows; ++i)
+                            for (std::size_t j = j0; j < j0 + cols; ++j)
+                              x.c[i * x.n + j] += static_cast<float>(i * 1000 + j);
+                        },
+                        &t};
+  simd::gemm<TA, TB>(M, N, K, a.data(), lda, b.data(), ldb, c.data(), N, pack.data(),
+                     pack.data() + simd::gemm_blocking<float>::pack_a_size, e);
+  return c;
+}
+template <bool TA, bool TB>
+void same_on_threads(std::size_t M, std::size_t N, std::size_t K) {
+  const auto one = product<TA, TB>(1, M, N, K);
+  for (std::size_t threads : {2, 3}) {
+    const auto many = product<TA, TB>(threads, M, N, K);
+    INFO("M " << M << " N " << N << " K " << K << " TA " << TA << " TB " << TB << " threads " << threads);
+    CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0);
+  }
+}
+}  // namespace
+
+TEST_CASE("a GEMM split across threads equals the one-thread GEMM bit for bit", "[threads][gemm]") {
+  // Large enough to split (at least two full panels and 2^18 multiply-adds),
+  // with ragged column tails, K tails and every transpose.
+  const std::size_t shapes[][3] = {{64, 256, 784}, {37, 100, 300}, {64, 70, 128}, {131, 97, 65}, {5, 1000, 61}};
+  for (auto& s : shapes) {
+    same_on_threads<false, false>(s[0], s[1], s[2]);
+    same_on_threads<false, true>(s[0], s[1], s[2]);
+    same_on_threads<true, false>(s[0], s[1], s[2]);
+    same_on_threads<true, true>(s[0], s[1], s[2]);
+  }
+  set_num_threads(0);
+}
+
+namespace {
+using Wide = nn::Sequential<nn::Dense<128, 256>, nn::ReLU, nn::Dense<256, 10>>;
+
+struct trained {
+  std::vector<double> losses;
+  std::vector<float> weights;
+};
+
+template <class Optimizer>
+trained train_on(std::size_t threads, Optimizer opt) {
+  set_num_threads(threads);
+  rng g(4);
+  const std::size_t n = 300;
+  std::vector<float> x(n * 128);
+  std::vector<std::int32_t> y(n);
+  g.fill_normal(std::span<float>(x));
+  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<std::int32_t>((x[i * 128] > 0) + 2 * (x[i * 128 + 1] > 0));
+  const data::Dataset<std::int32_t> ds(n, 128, 1, x, y, "synthetic");
+  Wide net{init::seed(9)};
+  train::Trainer trainer{net, loss::CrossEntropy{}, opt};
+  trained out;
+  trainer.fit(ds, {.epochs = 3, .batch_size = 64, .shuffle = true, .seed = 2},
+              [&](const train::epoch_result& r) { out.losses.push_back(r.loss); });
+  const auto f = net.arena().flat();
+  out.weights.assign(f.begin(), f.end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("training on two threads gives one thread's losses and weights exactly", "[threads][train]") {
+  static_assert(Wide::parameter_count >= 32768, "large enough for the optimizer pass to split");
+  for (int which = 0; which < 2; ++which) {
+    auto run = [&](std::size_t threads) {
+      return which == 0 ? train_on(threads, optim::Adam{{.lr = 1e-3f}})
+                        : train_on(threads, optim::SGD{{.lr = 0.05f, .momentum = 0.9f}});
+    };
+    const auto one = run(1), two = run(2), again = run(2);
+    CHECK(one.losses == two.losses);
+    CHECK(two.losses == again.losses);
+    CHECK(std::memcmp(one.weights.data(), two.weights.data(), one.weights.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(two.weights.data(), again.weights.data(), two.weights.size() * sizeof(float)) == 0);
+    CHECK(one.losses.back() < one.losses.front());
+  }
+  set_num_threads(0);
+}
