@@ -23,8 +23,20 @@
 
 namespace ingot::simd {
 
+// The instruction set every ingot batch uses: xsimd's best for the target,
+// except in an unoptimised g++ build for AVX-512BW. There g++ 12 defines
+// _mm512_mask_blend_epi8/16 as macros that cast their arguments to vector
+// types, which xsimd 8.1's integer select (reached from log and exp) cannot
+// pass, so -O0 would not compile; avx512dq has the same 16-float registers
+// and blends 32-bit lanes with an inline function instead.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__) && XSIMD_WITH_AVX512BW
+using arch = xsimd::avx512dq;
+#else
+using arch = xsimd::default_arch;
+#endif
+
 template <class T>
-using vec = xsimd::batch<T>;
+using vec = xsimd::batch<T, arch>;
 
 template <class T>
 inline constexpr std::size_t width = vec<T>::size;
