@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""ingot against PyTorch (eager, default threads and 1 thread; torch.compile)
+and JAX (jit per step; an epoch under lax.scan) on the same machine, in one
+invocation. bench/run.sh calls it with a Python that has torch and jax.
+
+First it checks that every side computes the same losses from the same
+initial weights (20 steps on the first batches in order); only then does it
+time. Each measurement runs in several fresh processes; a process reports
+several timed repetitions after a warm-up. The table gives the median over
+all repetitions, the min-max, ingot's speedup over each peer, and ingot's
+GFLOP/s with its share of the FMA peak measured on this machine.
+
+    python3 bench/suite.py [--processes N] [--quick] [--out DIR] [--only w1,w2] [--no-peers]
+
+Workloads: seed, mlp64, mlp256, width, infer.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIDTHS = [64, 128, 256, 512, 1024, 2048]
+PEERS = ["torch", "torch-1t", "torch.compile", "jax-jit", "jax-scan"]
+# Relative, per loss: the first steps must agree closely; later ones drift
+# apart as Adam's normalisation amplifies float rounding (on the 2048-wide
+# model torch and ingot reach 3e-3 by step 20 from 1e-7 at step 1).
+CHECK_TOLERANCE_FIRST = 1e-4  # the first 5 of 20 steps
+CHECK_TOLERANCE = 1e-2  # all 20
+
+
+def training_flops(dims, rows):
+    """GEMM FLOPs of forward + backward over `rows` samples: the forward and
+    weight-gradient products of every layer, the input-gradient product of
+    every layer but the first."""
+    macs = sum(a * b for a, b in zip(dims, dims[1:]))
+    return 2.0 * rows * (3 * macs - dims[0] * dims[1])
+
+
+def forward_flops(dims, rows):
+    return 2.0 * rows * sum(a * b for a, b in zip(dims, dims[1:]))
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.ingot = os.path.join(args.build, "bench", "bench_workloads")
+        self.records = []
+
+    def run(self, cmd, what):
+        sys.stdout.write(f"  {what} ... ")
+        sys.stdout.flush()
+        start = time.perf_counter()
+        env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="3")
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        if p.returncode != 0 or not lines:
+            print("failed")
+            sys.exit(f"suite.py: {' '.join(cmd)} failed:\n{p.stderr[-3000:]}")
+        rec = json.loads(lines[-1])
+        print(f"{time.perf_counter() - start:.1f} s")
+        return rec
+
+    def impl_cmd(self, impl, args):
+        if impl.startswith("ingot"):
+            return [self.ingot] + args
+        threads = []
+        name = impl
+        if impl == "torch-1t":
+            name, threads = "torch", ["--threads", "1"]
+        return [sys.executable, os.path.join(ROOT, "bench", "peers.py"), name] + threads + args
+
+    def measure(self, workload, impl, args, label=None):
+        """Runs a measurement in fresh processes; records every repetition."""
+        times, rec = [], None
+        for p in range(self.args.processes):
+            rec = self.run(self.impl_cmd(impl, args), f"{workload} {impl} (process {p + 1})")
+            times += rec["times"]
+        out = {"workload": label or workload, "impl": impl, "unit": rec["unit"], "threads": rec["threads"],
+               "loss": rec["loss"], "times": times, "median": statistics.median(times), "min": min(times),
+               "max": max(times)}
+        self.records.append(out)
+        return out
+
+
+def check(runner, peers, models):
+    """Same initial weights, same batches: the peers' losses must match ingot's."""
+    print("checking that every side computes the same losses")
+    worst = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for model, batch, impls in models:
+            ref = runner.run([runner.ingot, "check", model, "20", str(batch), folder], f"check {model} ingot")
+            for impl in impls:
+                if impl not in peers or impl == "torch-1t":  # the same code as torch
+                    continue
+                name = impl
+                rec = runner.run(runner.impl_cmd(name, ["check", model, "20", str(batch), folder]),
+                                 f"check {model} {name}")
+                rel = [abs(a - b) / max(abs(a), 1e-12) for a, b in zip(ref["losses"], rec["losses"])]
+                first, diff = max(rel[:5]), max(rel)
+                if len(rec["losses"]) != len(ref["losses"]) or not (first <= CHECK_TOLERANCE_FIRST and
+                                                                    diff <= CHECK_TOLERANCE):
+                    sys.exit(f"suite.py: {name} disagrees with ingot on {model}: max relative loss difference "
+                             f"{first:.3g} over the first 5 steps (tolerance {CHECK_TOLERANCE_FIRST}), {diff:.3g} "
+                             f"over 20 (tolerance {CHECK_TOLERANCE})\n  ingot {ref['losses']}\n  {name} "
+                             f"{rec['losses']}")
+                worst[f"{model} {name}"] = (first, diff)
+    return worst
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--processes", type=int, default=3, help="fresh processes per measurement (default 3)")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and widths: a smoke run")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build-bench"), help="folder for results.{json,md}, bench.png")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="ingot's meson build folder")
+    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer", help="comma-separated workloads")
+    ap.add_argument("--no-peers", action="store_true", help="ingot only")
+    args = ap.parse_args()
+    runner = Runner(args)
+    only = set(args.only.split(","))
+    peers = [] if args.no_peers else PEERS
+    quick = args.quick
+    epochs = "1" if quick else "2"
+    widths = [64, 512, 2048] if quick else WIDTHS
+    os.makedirs(args.out, exist_ok=True)
+
+    peak1 = runner.run([runner.ingot, "peak", "1"], "FMA peak, 1 thread")
+    peak_all = runner.run([runner.ingot, "peak", "0"], "FMA peak, all cores")
+    peaks = {1: peak1["peak_gflops"], peak_all["threads"]: peak_all["peak_gflops"]}
+
+    models = [("seed", 100, peers), ("mlp-256-128", 64, peers)]
+    if "width" in only:
+        models += [(f"mlp-{w}-{w}", 64, ["torch", "jax-jit"]) for w in (widths[0], widths[-1])]
+    agreement = check(runner, peers, models) if peers else {}
+
+    results = []  # (workload, flops per unit or None, {impl: record})
+    if "seed" in only:
+        print("seed: Linear 10->1, MSE, SGD lr 0.01, batch 100; us per step")
+        row = {"ingot": runner.measure("seed", "ingot", ["seed", "5", "20000"])}
+        for impl in peers:
+            steps = "20000" if impl == "jax-scan" else "2000"
+            row[impl] = runner.measure("seed", impl, ["seed", "5", steps])
+        results.append(("seed (Linear 10→1, SGD), µs/step", None, row))
+    for name, batch in (("mlp64", 64), ("mlp256", 256)):
+        if name not in only:
+            continue
+        print(f"{name}: Fashion-MNIST 784-256-128-10, Adam 1e-3, batch {batch}, one epoch with shuffling")
+        args_i = ["mlp", "256", "128", str(batch), str(int(epochs) + 1)]
+        row = {"ingot": runner.measure(name, "ingot", args_i + ["0"]),
+               "ingot-1t": runner.measure(name, "ingot-1t", args_i + ["1"])}
+        for rec in (row["ingot"], row["ingot-1t"]):  # ingot's first epoch is its warm-up, as the peers'
+            rec["times"] = [t for i, t in enumerate(rec["times"]) if i % (int(epochs) + 1) != 0]
+            rec["median"], rec["min"], rec["max"] = statistics.median(rec["times"]), min(rec["times"]), max(rec["times"])
+        for impl in peers:
+            row[impl] = runner.measure(name, impl, ["mlp", "256", "128", str(batch), epochs])
+        results.append((f"{name} (784-256-128-10, Adam, batch {batch}), s/epoch",
+                        training_flops([784, 256, 128, 10], 60000), row))
+    if "width" in only:
+        print("width: 784-W-W-10, Adam, batch 64, contiguous batches; seconds per step")
+        for w in widths:
+            flops = training_flops([784, w, w, 10], 64)
+            steps = str(max(20, min(400, int(3e10 / flops)))) if not quick else "20"
+            label = f"width {w}"
+            row = {"ingot": runner.measure(label, "ingot", ["steps", str(w), "64", steps, "3", "0"], label),
+                   "ingot-1t": runner.measure(label, "ingot-1t", ["steps", str(w), "64", steps, "3", "1"], label)}
+            for impl in ("torch", "jax-jit", "jax-scan"):
+                if impl in peers:
+                    row[impl] = runner.measure(label, impl, ["steps", str(w), "64", steps, "3"], label)
+            results.append((f"width {w} (784-{w}-{w}-10, batch 64), ms/step", flops, row))
+    if "infer" in only:
+        print("infer: the 784-256-128-10 MLP's outputs for the 10,000 test images")
+        row = {"ingot": runner.measure("infer", "ingot", ["infer", "20", "10000", "0"]),
+               "ingot-1t": runner.measure("infer", "ingot-1t", ["infer", "20", "10000", "1"])}
+        for impl in ("torch", "torch-1t", "torch.compile", "jax-jit"):
+            if impl in peers:
+                row[impl] = runner.measure("infer", impl, ["infer", "20"])
+        results.append(("infer (10,000 test images), ms", forward_flops([784, 256, 128, 10], 10000), row))
+
+    table = report(results, peaks, agreement, peak_all)
+    print()
+    print(table)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"peaks": peaks, "peak_256bit": {1: peak1["peak_gflops_256bit"],
+                                                   peak_all["threads"]: peak_all["peak_gflops_256bit"]},
+                   "agreement": agreement, "records": runner.records,
+                   "rows": [[label, flops, list(row)] for label, flops, row in results]}, f, indent=1)
+    plot(results, os.path.join(args.out, "bench.png"), peaks)
+
+
+def scale(label):
+    return 1e3 if ("ms/step" in label or ", ms" in label) else 1.0
+
+
+def report(results, peaks, agreement, peak_all):
+    cols = ["ingot", "ingot-1t"] + PEERS
+    present = [c for c in cols if any(c in row for _, _, row in results)]
+    lines = []
+    machine = machine_name()
+    lines.append(f"Machine: {machine}; FMA peak measured {peaks[1]:.0f} GFLOP/s on 1 thread, "
+                 f"{peak_all['peak_gflops']:.0f} on {peak_all['threads']} (float, {peak_all['simd_bytes'] * 8}-bit "
+                 f"vectors).")
+    if agreement:
+        first = max(agreement, key=lambda k: agreement[k][0])
+        whole = max(agreement, key=lambda k: agreement[k][1])
+        lines.append(f"Losses agree before timing (same initial weights, the first 20 batches in order): largest "
+                     f"relative difference to ingot {agreement[first][0]:.2g} over the first 5 steps ({first}), "
+                     f"{agreement[whole][1]:.2g} over 20 ({whole}).")
+    lines.append("")
+    lines.append("Median (min–max) of all timed repetitions; the ratio is the peer's median over ingot's on all "
+                 "cores (over ingot on 1 thread for the 1-thread columns).")
+    lines.append("")
+    lines.append("| workload | " + " | ".join(present) + " | ingot GFLOP/s (share of peak) |")
+    lines.append("|---|" + "---|" * (len(present) + 1))
+    for label, flops, row in results:
+        k = scale(label)
+        cells = []
+        for c in present:
+            r = row.get(c)
+            if not r:
+                cells.append("—")
+                continue
+            cell = f"{r['median'] * k:.4g} ({r['min'] * k:.3g}–{r['max'] * k:.3g})"
+            if not c.startswith("ingot"):
+                ref = row.get("ingot-1t", row["ingot"]) if c.endswith("-1t") else row["ingot"]
+                cell += f" **{r['median'] / ref['median']:.2f}x**"
+            cells.append(cell)
+        gf = "—"
+        if flops:
+            parts = []
+            for c in ("ingot", "ingot-1t"):
+                if c in row:
+                    t = row[c]["threads"]
+                    g = flops / row[c]["median"] * 1e-9
+                    parts.append(f"{g:.0f} ({100 * g / peaks.get(t, peaks[1]):.0f}% of {t}-thread peak)")
+            gf = "; ".join(parts)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {gf} |")
+    return "\n".join(lines)
+
+
+def machine_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
+
+
+def plot(results, path, peaks):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("suite.py: matplotlib is not installed, no chart")
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.2))
+    fixed = [(l, f, r) for l, f, r in results if not l.startswith("width")]
+    peers = [p for p in PEERS if any(p in r for _, _, r in fixed)]
+    n = max(1, len(peers))
+    for i, p in enumerate(peers):
+        xs, ys = [], []
+        for j, (label, _, row) in enumerate(fixed):
+            if p in row:
+                ref = row.get("ingot-1t", row["ingot"]) if p.endswith("-1t") else row["ingot"]
+                xs.append(j + (i - (n - 1) / 2) * 0.8 / n)
+                ys.append(row[p]["median"] / ref["median"])
+        ax1.bar(xs, ys, width=0.8 / n, label=p)
+    ax1.axhline(1.0, color="black", lw=0.8)
+    ax1.set_yscale("log")
+    ax1.set_xticks(range(len(fixed)))
+    ax1.set_xticklabels([l.split(" (")[0] for l, _, _ in fixed])
+    ax1.set_ylabel("peer time / ingot time (above 1: ingot faster)")
+    ax1.set_title("ingot's speedup over each peer")
+    ax1.legend(fontsize=8)
+    widths = [(int(l.split()[1]), f, r) for l, f, r in results if l.startswith("width")]
+    if widths:
+        for impl in ["ingot", "ingot-1t", "torch", "jax-jit", "jax-scan"]:
+            pts = [(w, f / r[impl]["median"] * 1e-9) for w, f, r in widths if impl in r]
+            if pts:
+                ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=impl)
+        for t, g in sorted(peaks.items()):
+            ax2.axhline(g, ls="--", lw=0.8, color="gray")
+            ax2.text(widths[0][0], g, f" FMA peak, {t} thread{'s' if t > 1 else ''}", va="bottom", fontsize=8)
+        ax2.set_xscale("log", base=2)
+        ax2.set_xlabel("hidden width W (784-W-W-10, batch 64)")
+        ax2.set_ylabel("GFLOP/s (training GEMM FLOPs)")
+        ax2.set_title("width scaling")
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart: {path}")
+
+
+if __name__ == "__main__":
+    main()
