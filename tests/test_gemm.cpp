@@ -50,7 +50,8 @@ void all_shapes() {
   // Narrower than one register tile (N < NR: the direct path) and wider.
   const std::size_t shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {6, 16, 8},   {13, 17, 29},  {73, 33, 300},
                                    {100, 530, 7}, {7, 1, 513},   {1, 10, 100}, {100, 1, 10},  {64, 10, 128},
-                                   {9, 31, 17},   {70, 33, 1},   {13, 64, 20},  {5, 96, 263}};
+                                   {9, 31, 17},   {70, 33, 1},   {13, 64, 20},  {5, 96, 263},
+                                   {131, 10, 37}, {67, 20, 3},   {200, 5, 16}, {66, 17, 15}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
@@ -74,4 +75,22 @@ TEST_CASE("gemm with K = 0 gives zeros and still runs the epilogue", "[gemm]") {
                            c.data(), 4, pack.data(), pack.data() + simd::gemm_blocking<float>::pack_a_size, count_tiles);
   for (float v : c) CHECK(v == 0.0f);
   CHECK(tiles == 1);
+}
+
+TEST_CASE("a narrow product's rows do not depend on how many rows are computed together", "[gemm]") {
+  // The direct path sums four rows at a time and the rest one by one; each
+  // row must come out bit for bit the same either way (a prediction must
+  // not depend on its batch size).
+  constexpr std::size_t M = 11, N = 3, K = 21;
+  rng g(5);
+  std::vector<float> a(M * K), b(N * K), all(M * N), one(N);
+  g.fill_uniform(std::span<float>(a), -1, 1);
+  g.fill_uniform(std::span<float>(b), -1, 1);
+  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+  float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
+  simd::gemm<false, true>(M, N, K, a.data(), K, b.data(), K, all.data(), N, pack.data(), pb);
+  for (std::size_t i = 0; i < M; ++i) {
+    simd::gemm<false, true>(1, N, K, a.data() + i * K, K, b.data(), K, one.data(), N, pack.data(), pb);
+    for (std::size_t j = 0; j < N; ++j) REQUIRE(one[j] == all[i * N + j]);
+  }
 }

@@ -13,6 +13,7 @@
 //   sk_indexed<Op, I..> Op::apply_indexed(i, j, inputs I...) (one-hot)
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "ingot/simd/math.hpp"
 
@@ -89,12 +90,30 @@ struct skeleton_eval<sk_indexed<Op, I...>> {
 #define INGOT_STEP_GLUE inline
 #endif
 
+// Whether every read of a skeleton is the same at (i, j) and at the flat
+// index i * cols + j: full buffers, stored scalars and run-time values.
+template <class Skel>
+struct reads_flat : std::false_type {};
+template <std::size_t I, read_mode Mode>
+struct reads_flat<sk_input<I, Mode>> : std::bool_constant<Mode != read_mode::row && Mode != read_mode::column> {};
+template <class Op, class... C>
+struct reads_flat<sk_op<Op, C...>> : std::bool_constant<(reads_flat<C>::value && ...)> {};
+
 template <class Skel, class T>
 struct fused_pass {
   // Rows [r0, r1) and columns [c0, c1) of the output.
   INGOT_SHARED_CODE static void rows(const pass_args<T>& a, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;
+    if constexpr (reads_flat<Skel>::value) {
+      // Whole rows of a pass that reads no broadcast row or column are one
+      // contiguous run: one loop over them keeps narrow rows (a regression
+      // head's single column) in SIMD registers instead of scalar tails.
+      if (c0 == 0 && c1 == a.cols) {
+        flat_range(a, r0 * a.cols, r1 * a.cols);
+        return;
+      }
+    }
     for (std::size_t i = r0; i < r1; ++i) {
       T* out = a.out + i * a.cols;
       std::size_t j = c0;
@@ -103,12 +122,13 @@ struct fused_pass {
     }
   }
   // The first n values, as one run (every input is full or scalar).
-  INGOT_SHARED_CODE static void flat(const pass_args<T>& a, std::size_t n) {
+  INGOT_SHARED_CODE static void flat(const pass_args<T>& a, std::size_t n) { flat_range(a, 0, n); }
+  static void flat_range(const pass_args<T>& a, std::size_t k0, std::size_t k1) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;
-    std::size_t k = 0;
-    for (; k + W <= n; k += W) simd::store(a.out + k, skeleton_eval<Skel>::template at<V, true>(a, 0, k));
-    for (; k < n; ++k) a.out[k] = skeleton_eval<Skel>::template at<T, true>(a, 0, k);
+    std::size_t k = k0;
+    for (; k + W <= k1; k += W) simd::store(a.out + k, skeleton_eval<Skel>::template at<V, true>(a, 0, k));
+    for (; k < k1; ++k) a.out[k] = skeleton_eval<Skel>::template at<T, true>(a, 0, k);
   }
   // As a GEMM's tile epilogue: context points at the pass_args.
   static void tile(const void* context, std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) {

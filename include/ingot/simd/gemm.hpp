@@ -161,48 +161,116 @@ struct tile_epilogue {
 };
 
 namespace detail {
+// Rows of C computed by the direct path before their epilogue runs: the
+// block stays in L1 (64 rows of at most 31 floats).
+inline constexpr std::size_t narrow_block_rows = 64;
+
+// The horizontal sums of four vectors. With AVX-512 floats each vector is
+// folded to 128 bits and two rounds of hadd finish all four together, about
+// half the work of four separate reductions. Every caller reduces this way,
+// a single vector included, so a sum does not depend on how rows were
+// grouped.
 template <class T>
-inline T dot(const T* x, const T* y, std::size_t n) {
-  vec<T> acc(T(0));
-  T tail = 0;
-  std::size_t k = 0;
-  for (; k + width<T> <= n; k += width<T>) acc = xsimd::fma(vec<T>::load_unaligned(x + k), vec<T>::load_unaligned(y + k), acc);
-  for (; k < n; ++k) tail += x[k] * y[k];
-  return hsum(acc) + tail;
+inline void hsum4(const vec<T>& v0, const vec<T>& v1, const vec<T>& v2, const vec<T>& v3, T* out) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+    auto fold = [](__m512 v) {
+      const __m256 lo = _mm512_castps512_ps256(v);
+      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+      const __m256 h = _mm256_add_ps(lo, hi);
+      return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    };
+    const __m128 s = _mm_hadd_ps(_mm_hadd_ps(fold(v0), fold(v1)), _mm_hadd_ps(fold(v2), fold(v3)));
+    _mm_storeu_ps(out, s);
+    return;
+  }
+#endif
+  out[0] = hsum(v0);
+  out[1] = hsum(v1);
+  out[2] = hsum(v2);
+  out[3] = hsum(v3);
 }
-template <class T>
-inline void axpy(T* y, T alpha, const T* x, std::size_t n) {
-  for_each_batch<T>(n, [&]<class U>(std::size_t j) { simd::store(y + j, fma(U(alpha), simd::load<U>(x + j), simd::load<U>(y + j))); });
+
+// C[i0:i0+R, j] = A[i0:i0+R, :] . B[j, :] for R rows at once: the rows
+// share each load of B's row, keep R independent accumulators, and a K
+// tail shorter than a vector is one masked load (K = 10 in a regression
+// head would otherwise be ten dependent scalar FMAs per element).
+template <std::size_t R, class T>
+inline void dot_rows(const T* a, std::size_t lda, const T* bj, std::size_t K, T* c, std::size_t ldc) {
+  using V = vec<T>;
+  constexpr std::size_t W = width<T>;
+  V acc[R];
+  for (std::size_t r = 0; r < R; ++r) acc[r] = V(T(0));
+  std::size_t k = 0;
+  for (; k + W <= K; k += W) {
+    const V b = V::load_unaligned(bj + k);
+    for (std::size_t r = 0; r < R; ++r) acc[r] = xsimd::fma(V::load_unaligned(a + r * lda + k), b, acc[r]);
+  }
+  if (k < K) {
+    const V b = load_partial(bj + k, K - k);
+    for (std::size_t r = 0; r < R; ++r) acc[r] = xsimd::fma(load_partial(a + r * lda + k, K - k), b, acc[r]);
+  }
+  if constexpr (R == 4) {
+    T sums[4];
+    hsum4(acc[0], acc[1], acc[2], acc[3], sums);
+    for (std::size_t r = 0; r < R; ++r) c[r * ldc] = sums[r];
+  } else {
+    for (std::size_t r = 0; r < R; ++r) {
+      T sums[4];
+      hsum4(acc[r], acc[r], acc[r], acc[r], sums);
+      c[r * ldc] = sums[0];
+    }
+  }
 }
 
 // A product narrower than one register tile (N < NR, the last layer of a
 // classifier, a regression head): packing would pad every row of B to NR
-// columns and waste most of the tile, so each element is computed directly
-// from contiguous rows instead, and the epilogue runs on blocks of MR rows.
+// columns and waste most of the tile, so C is computed directly from
+// contiguous rows, in blocks of rows that each get their epilogue while in
+// L1. Each element's sum has one fixed order, whatever the blocking.
 template <bool TA, bool TB, class T>
 void narrow_gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b,
                  std::size_t ldb, T* c, std::size_t ldc, const tile_epilogue& epilogue) {
-  if constexpr (!TA && TB) {
-    // C[i, j] = A[i, :] . B[j, :]
-    for (std::size_t i = 0; i < M; ++i)
-      for (std::size_t j = 0; j < N; ++j) c[i * ldc + j] = dot(a + i * lda, b + j * ldb, K);
-  } else if constexpr (!TB) {
-    // C[i, :] = sum_k op(A)[i, k] B[k, :]
-    for (std::size_t i = 0; i < M; ++i) {
-      T* ci = c + i * ldc;
-      for_each_batch<T>(N, [&]<class U>(std::size_t j) { simd::store(ci + j, U(T(0))); });
-      for (std::size_t k = 0; k < K; ++k) axpy(ci, at<TA>(a, lda, i, k), b + k * ldb, N);
-    }
-  } else {
-    for (std::size_t i = 0; i < M; ++i)
-      for (std::size_t j = 0; j < N; ++j) {
-        T sum = 0;
-        for (std::size_t k = 0; k < K; ++k) sum += at<TA>(a, lda, i, k) * b[j * ldb + k];
-        c[i * ldc + j] = sum;
+  using V = vec<T>;
+  constexpr std::size_t W = width<T>;
+  for (std::size_t i0 = 0; i0 < M; i0 += narrow_block_rows) {
+    const std::size_t i1 = std::min(M, i0 + narrow_block_rows);
+    if constexpr (!TA && TB) {
+      // C[i, j] = A[i, :] . B[j, :], four rows at a time.
+      std::size_t i = i0;
+      for (; i + 4 <= i1; i += 4)
+        for (std::size_t j = 0; j < N; ++j) dot_rows<4>(a + i * lda, lda, b + j * ldb, K, c + i * ldc + j, ldc);
+      for (; i < i1; ++i)
+        for (std::size_t j = 0; j < N; ++j) dot_rows<1>(a + i * lda, lda, b + j * ldb, K, c + i * ldc + j, ldc);
+    } else if constexpr (!TB) {
+      // C[i, :] = sum_k op(A)[i, k] B[k, :]: the row of C stays in registers
+      // (N < NR: at most two vectors, the second one masked), summed in four
+      // interleaved chains over k so that the FMA latency does not serialise
+      // a long K (the weight gradient of a narrow layer sums over the batch).
+      for (std::size_t i = i0; i < i1; ++i) {
+        for (std::size_t j = 0; j < N; j += W) {
+          const std::size_t n = std::min(W, N - j);
+          auto row = [&](std::size_t k) { return n == W ? V::load_unaligned(b + k * ldb + j) : load_partial(b + k * ldb + j, n); };
+          V acc[4] = {V(T(0)), V(T(0)), V(T(0)), V(T(0))};
+          std::size_t k = 0;
+          for (; k + 4 <= K; k += 4)
+            for (std::size_t u = 0; u < 4; ++u) acc[u] = xsimd::fma(V(at<TA>(a, lda, i, k + u)), row(k + u), acc[u]);
+          for (; k < K; ++k) acc[0] = xsimd::fma(V(at<TA>(a, lda, i, k)), row(k), acc[0]);
+          const V sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+          if (n == W) sum.store_unaligned(c + i * ldc + j);
+          else store_partial(c + i * ldc + j, sum, n);
+        }
       }
+    } else {
+      for (std::size_t i = i0; i < i1; ++i)
+        for (std::size_t j = 0; j < N; ++j) {
+          T sum = 0;
+          for (std::size_t k = 0; k < K; ++k) sum += at<TA>(a, lda, i, k) * b[j * ldb + k];
+          c[i * ldc + j] = sum;
+        }
+    }
+    epilogue(i0, 0, i1 - i0, N);
   }
-  constexpr std::size_t MR = gemm_blocking<T>::MR;
-  for (std::size_t i = 0; i < M; i += MR) epilogue(i, 0, std::min(MR, M - i), N);
 }
 }  // namespace detail
 

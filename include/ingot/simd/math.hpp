@@ -87,6 +87,40 @@ inline T hmax(const vec<T>& v) {
   return m;
 }
 
+// The first n < width<T> values at p as a batch, the other lanes zero, and
+// the store of a batch's first n lanes: the tail of a short row in one
+// vector operation. AVX-512 masks the lanes (masked-off lanes are never
+// touched, so reading past the row cannot fault); elsewhere the values go
+// through a zeroed buffer.
+template <class T>
+inline vec<T> load_partial(const T* p, std::size_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+  } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1u), p);
+  }
+#endif
+  alignas(64) T lanes[width<T>] = {};
+  for (std::size_t k = 0; k < n; ++k) lanes[k] = p[k];
+  return vec<T>::load_aligned(lanes);
+}
+template <class T>
+inline void store_partial(T* p, const vec<T>& v, std::size_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
+    return;
+  } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), v);
+    return;
+  }
+#endif
+  alignas(64) T lanes[width<T>];
+  v.store_aligned(lanes);
+  for (std::size_t k = 0; k < n; ++k) p[k] = lanes[k];
+}
+
 #define INGOT_UNARY_MATH(name, stdfn)                 \
   template <class V>                                  \
   inline V name(const V& x) {                         \
