@@ -226,6 +226,42 @@ TEST_CASE("DataLoader: the order of an epoch depends only on the seed and the ep
   CHECK(epoch_order(drop, 0).size() == 35);
 }
 
+TEST_CASE("DataLoader: large shuffled batches gathered on several threads hold the right rows", "[data][loader]") {
+  // 151 rows of 131 features, batches of 140: 18,340 values, above the
+  // threshold for a gather on all threads; the ragged last batch is below it.
+  constexpr std::size_t n = 151, f = 131;
+  static_assert(140 * f >= data::DataLoader<std::int32_t>::parallel_gather_min_values);
+  std::vector<float> x(n * f);
+  std::vector<std::int32_t> y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    y[i] = static_cast<std::int32_t>(i);
+    for (std::size_t j = 0; j < f; ++j) x[i * f + j] = static_cast<float>(i * 1000 + j);
+  }
+  const data::Dataset<std::int32_t> ds(n, f, 1, x, y, "wide");
+  std::vector<std::vector<float>> seen;
+  for (std::size_t threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    data::DataLoader<std::int32_t> loader(ds, {.batch_size = 140, .shuffle = true, .seed = 5});
+    loader.set_epoch(1);
+    std::vector<float> all;
+    data::DataLoader<std::int32_t>::batch b;
+    std::size_t rows = 0;
+    while (loader.next(b)) {
+      for (std::size_t r = 0; r < b.rows; ++r) {
+        const auto src = static_cast<std::size_t>(b.y[r]);
+        for (std::size_t j = 0; j < f; ++j) REQUIRE(b.x[r * f + j] == static_cast<float>(src * 1000 + j));
+      }
+      all.insert(all.end(), b.x, b.x + b.rows * f);
+      rows += b.rows;
+    }
+    CHECK(rows == n);
+    seen.push_back(all);
+  }
+  set_num_threads(available_cores());
+  CHECK(seen[0] == seen[1]);
+  CHECK(seen[0] == seen[2]);
+}
+
 TEST_CASE("random_split: disjoint parts of the given sizes, reproducible from the seed", "[data][split]") {
   const auto ds = numbered(23);
   const auto parts = data::random_split(ds, std::vector<std::size_t>{10, 8, 5}, 3);

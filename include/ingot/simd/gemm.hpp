@@ -101,26 +101,48 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
   }
 }
 
-// C[0:mr, 0:nr] (=|+=) packed A panel x packed B panel over kc.
-template <class T>
-inline void micro_kernel(std::size_t kc, const T* pa, const T* pb, T* c, std::size_t ldc, std::size_t mr,
-                         std::size_t nr, bool accumulate) {
+// C[0:mr, 0:nr] (=|+=) A panel x packed B panel over kc. The A panel is
+// either packed (PackedA: MR values per k, contiguous) or read in place from
+// a row-major A (lda apart, rows past mr point at row 0 and are never
+// stored): each value is broadcast from memory once per k either way, and
+// reading in place saves packing A, which cost as much as a third of a
+// large forward product (every row of A packed again by every thread).
+template <bool PackedA, class T>
+inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c, std::size_t ldc,
+                         std::size_t mr, std::size_t nr, bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;
   constexpr std::size_t W = width<T>;
   V acc0[MR], acc1[MR];
   for (std::size_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
-  for (std::size_t k = 0; k < kc; ++k) {
-    const V b0 = V::load_aligned(pb);
-    const V b1 = V::load_aligned(pb + W);
+  if constexpr (PackedA) {
+    (void)lda;
+    for (std::size_t k = 0; k < kc; ++k) {
+      const V b0 = V::load_aligned(pb);
+      const V b1 = V::load_aligned(pb + W);
 #pragma GCC unroll 6
-    for (std::size_t r = 0; r < MR; ++r) {
-      const V a(pa[r]);
-      acc0[r] = xsimd::fma(a, b0, acc0[r]);
-      acc1[r] = xsimd::fma(a, b1, acc1[r]);
+      for (std::size_t r = 0; r < MR; ++r) {
+        const V a(pa[r]);
+        acc0[r] = xsimd::fma(a, b0, acc0[r]);
+        acc1[r] = xsimd::fma(a, b1, acc1[r]);
+      }
+      pa += MR;
+      pb += 2 * W;
     }
-    pa += MR;
-    pb += 2 * W;
+  } else {
+    const T* row[MR];
+    for (std::size_t r = 0; r < MR; ++r) row[r] = pa + (r < mr ? r : 0) * lda;
+    for (std::size_t k = 0; k < kc; ++k) {
+      const V b0 = V::load_aligned(pb);
+      const V b1 = V::load_aligned(pb + W);
+#pragma GCC unroll 6
+      for (std::size_t r = 0; r < MR; ++r) {
+        const V a(row[r][k]);
+        acc0[r] = xsimd::fma(a, b0, acc0[r]);
+        acc1[r] = xsimd::fma(a, b1, acc1[r]);
+      }
+      pb += 2 * W;
+    }
   }
   if (nr == 2 * W) {
     for (std::size_t r = 0; r < mr; ++r) {
@@ -298,14 +320,17 @@ void gemm_serial(std::size_t M, std::size_t N, std::size_t K, const T* a, std::s
       detail::pack_b<TB>(b, ldb, pc, jc, kc, nc, pack_b);
       for (std::size_t ic = 0; ic < M; ic += blk::MC) {
         const std::size_t mc = std::min(blk::MC, M - ic);
-        detail::pack_a<TA>(a, lda, ic, pc, mc, kc, pack_a);
+        // A transposed A is packed (its MR values for one k are contiguous,
+        // but consecutive k are lda apart); a row-major A is read in place.
+        if constexpr (TA) detail::pack_a<TA>(a, lda, ic, pc, mc, kc, pack_a);
         for (std::size_t jr = 0; jr < nc; jr += blk::NR) {
           const std::size_t nr = std::min(blk::NR, nc - jr);
           const T* pb = pack_b + jr * kc;
           for (std::size_t ir = 0; ir < mc; ir += blk::MR) {
             const std::size_t mr = std::min(blk::MR, mc - ir);
             T* ct = c + (ic + ir) * ldc + jc + jr;
-            detail::micro_kernel(kc, pack_a + ir * kc, pb, ct, ldc, mr, nr, pc != 0);
+            if constexpr (TA) detail::micro_kernel<true>(kc, pack_a + ir * kc, 0, pb, ct, ldc, mr, nr, pc != 0);
+            else detail::micro_kernel<false>(kc, a + (ic + ir) * lda + pc, lda, pb, ct, ldc, mr, nr, pc != 0);
             if (last_k) epilogue(ic + ir, jc + jr, mr, nr);
           }
         }
