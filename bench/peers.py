@@ -85,6 +85,14 @@ def torch_side(impl, threads, argv):
             return loss
         return step
 
+    def fashion_mlp(dims):
+        """The training images and labels as tensors, and an Adam step for an MLP of these sizes."""
+        xs, ys = fashion("train")
+        torch.manual_seed(1)
+        model = make(dims)
+        step = trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss())
+        return torch.from_numpy(xs), torch.from_numpy(ys), step
+
     name = impl if threads == 0 else f"{impl}-{threads}t"
     cmd = argv[0]
     if cmd == "seed":
@@ -105,11 +113,7 @@ def torch_side(impl, threads, argv):
         emit(name, workload="seed", unit="us/step", threads=torch.get_num_threads(), loss=loss.item(), times=times)
     elif cmd == "mlp":
         h1, h2, batch, epochs = map(int, argv[1:5])
-        xs, ys = fashion("train")
-        x, y = torch.from_numpy(xs), torch.from_numpy(ys)
-        torch.manual_seed(1)
-        model = make([784, h1, h2, 10])
-        step = trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss())
+        x, y, step = fashion_mlp([784, h1, h2, 10])
         times = []
         for epoch in range(epochs + 1):  # the first epoch warms up (and compiles)
             start = time.perf_counter()
@@ -125,11 +129,7 @@ def torch_side(impl, threads, argv):
              times=times)
     elif cmd == "steps":
         w, batch, steps, runs = map(int, argv[1:5])
-        xs, ys = fashion("train")
-        x, y = torch.from_numpy(xs), torch.from_numpy(ys)
-        torch.manual_seed(1)
-        model = make([784, w, w, 10])
-        step = trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss())
+        x, y, step = fashion_mlp([784, w, w, 10])
         batches = x.shape[0] // batch
         b = 0
 

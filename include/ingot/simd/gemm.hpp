@@ -6,7 +6,8 @@
 // Blocking: the micro-kernel holds an MR x NR tile of C in registers
 // (6 rows x 2 vectors: 12 accumulators, 2 B vectors and 1 broadcast A value
 // fit the 16 AVX2 registers). K is cut in blocks of KC so a packed B panel
-// stays in L1/L2; rows in blocks of MC so a packed A block stays in L2.
+// stays in L1/L2; rows in blocks of MC so the block of A (packed when A is
+// transposed, read in place when not) stays in L2.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
