@@ -54,7 +54,7 @@ struct node_props {
   // outputs of multi-output kernels
   std::size_t output_index = 0;
 
-  constexpr bool batched() const { return rows_ct == batch; }
+  constexpr bool batched() const { return is_batched(rows_ct); }
 };
 
 inline constexpr std::size_t max_arity = 4;

@@ -24,16 +24,19 @@ struct leaf_base : node_base {
 
 template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix>
 struct param_leaf : leaf_base<leaf_kind::bound, leaf_role::param> {
-  static_assert(R != batch && R > 0 && C > 0, "ingot: a parameter needs positive compile-time dimensions");
+  static_assert(!is_batched(R) && R > 0 && C > 0, "ingot: a parameter needs positive compile-time dimensions");
   using shape = ingot::shape<R, C>;
   static constexpr bool is_matrix = Matrix;
   static constexpr auto name = Name;
 };
 
-template <fixed_string Name, std::size_t C>
+// A batch of C-feature rows, or with Rows = batch_rows(H * W) and Width = W
+// a batch of C x H x W images (channels-last, see core/shape.hpp).
+template <fixed_string Name, std::size_t C, std::size_t Rows = batch, std::size_t Width = 0>
 struct data_leaf : leaf_base<leaf_kind::bound, leaf_role::data> {
   static_assert(C > 0, "ingot: an input needs at least one feature");
-  using shape = ingot::shape<batch, C>;
+  static_assert(is_batched(Rows), "ingot: an input has a run-time number of rows");
+  using shape = ingot::shape<Rows, C, Width>;
   static constexpr bool is_matrix = false;
   static constexpr auto name = Name;
 };
@@ -83,18 +86,22 @@ struct inv_count : leaf_base<leaf_kind::scalar, leaf_role::none> {
   static constexpr double value(std::size_t b) { return 1.0 / static_cast<double>(S::size(b)); }
 };
 
-// n / (n - 1) for n rows: turns a biased variance over the batch into the
-// unbiased one. Owner names the layer in the error for a batch of one row.
-template <fixed_string Owner>
+// n / (n - 1) for n = b PerSample values per channel (PerSample is H W for
+// an image's channel): turns a biased variance over the batch into the
+// unbiased one. Owner names the layer in the error for a single value.
+template <fixed_string Owner, std::size_t PerSample = 1>
 struct unbiased_factor : leaf_base<leaf_kind::scalar, leaf_role::none> {
   using shape = scalar_shape;
   static constexpr bool is_matrix = false;
-  static constexpr double value(std::size_t b) { return static_cast<double>(b) / static_cast<double>(b - 1); }
+  static constexpr double value(std::size_t b) {
+    const double n = static_cast<double>(b * PerSample);
+    return n / (n - 1);
+  }
   static void check_batch(std::size_t b) {
-    if (b < 2)
+    if (b * PerSample < 2)
       throw std::invalid_argument("ingot: " + std::string(Owner.view()) +
-                                  " computes batch statistics in training mode and needs at least 2 rows per batch, "
-                                  "got " + std::to_string(b));
+                                  " computes batch statistics in training mode and needs more than 1 value per "
+                                  "channel, got a batch of " + std::to_string(b));
   }
 };
 

@@ -530,7 +530,7 @@ class basic_plan {
       else t.values[i] = scalars_[x.scalar];
     }
   }
-  INGOT_STEP_GLUE std::size_t rows_of(std::size_t rows_ct) const { return rows_ct == batch ? batch_ : rows_ct; }
+  INGOT_STEP_GLUE std::size_t rows_of(std::size_t rows_ct) const { return rows_at(rows_ct, batch_); }
 
   template <class Kind, class Lazy, bool LazyFlat>
   INGOT_STEP_GLUE void run_kernel(const step_desc& d, const simd::tile_epilogue& tile) const {

@@ -196,9 +196,9 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
       slot_info si{k, i, slot_kind::fixed, 0, 0, d.step[k], end};
       if (i == 0 && bound_root[k]) {
         si.kind = slot_kind::root;
-      } else if (p.out_rows[i] == batch) {
+      } else if (is_batched(p.out_rows[i])) {
         si.kind = slot_kind::rows;
-        si.size = p.out_cols[i];
+        si.size = rows_per_sample(p.out_rows[i]) * p.out_cols[i];
       } else {
         si.size = padded<T>(p.out_rows[i] * p.out_cols[i]);
       }

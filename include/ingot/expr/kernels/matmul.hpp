@@ -42,7 +42,7 @@ struct matmul_kernel {
 
 // Matrix says whether the result counts as a matrix for operator* (W * v of
 // a matrix and a vector is a vector).
-template <bool TA, bool TB, class A, class B, bool Matrix = (TA ? A::shape::cols : A::shape::rows_ct) != batch>
+template <bool TA, bool TB, class A, class B, bool Matrix = !is_batched(TA ? A::shape::cols : A::shape::rows_ct)>
 struct matmul_node : node_base, matmul_kernel<TA, TB> {
   using SA = typename A::shape;
   using SB = typename B::shape;
@@ -51,7 +51,7 @@ struct matmul_node : node_base, matmul_kernel<TA, TB> {
   static constexpr std::size_t KB = TB ? SB::cols : SB::rows_ct;
   static constexpr std::size_t N = TB ? SB::rows_ct : SB::cols;
   static_assert(K == KB, "ingot: matmul inner dimensions differ");
-  static_assert(N != batch, "ingot: a matmul result cannot have the batch as its columns");
+  static_assert(!is_batched(N), "ingot: a matmul result cannot have the batch as its columns");
   static constexpr bool trans_a = TA;
   static constexpr bool trans_b = TB;
   using shape = ingot::shape<M, N>;
