@@ -24,7 +24,8 @@ struct options {
 };
 
 template <class E>
-using projection_t = std::conditional_t<E::shape::batched, expr::data_leaf<"__projection", E::shape::cols>,
+using projection_t = std::conditional_t<E::shape::batched,
+                                        expr::data_leaf<"__projection", E::shape::cols, E::shape::rows_ct, E::shape::width>,
                                         expr::param_leaf<"__projection", E::shape::rows_ct, E::shape::cols, false>>;
 
 template <class Leaf>

@@ -17,6 +17,15 @@
 
 namespace ingot {
 
+namespace detail {
+// A leaf's kernel size (a convolution weight's KH, KW), or 0.
+template <class P>
+constexpr std::array<std::size_t, 2> kernel_dims() {
+  if constexpr (requires { P::kernel_h; }) return {P::kernel_h, P::kernel_w};
+  else return {0, 0};
+}
+}  // namespace detail
+
 template <class Params>
 struct arena_layout;
 template <class... P>
@@ -34,6 +43,7 @@ struct arena_layout<type_list<P...>> {
   static constexpr std::array<std::size_t, count> rows = {P::shape::rows_ct...};
   static constexpr std::array<std::size_t, count> cols = {P::shape::cols...};
   static constexpr std::array<bool, count> is_matrix = {P::is_matrix...};
+  static constexpr std::array<std::array<std::size_t, 2>, count> kernels = {detail::kernel_dims<P>()...};
   static constexpr std::array<std::string_view, count> names = {P::name.view()...};
 };
 
@@ -101,6 +111,8 @@ class param_arena {
   // PyTorch shape: [rows, cols] for a matrix, [cols] for a vector.
   static constexpr std::array<std::size_t, 2> torch_shape(std::size_t k) { return {layout::rows[k], layout::cols[k]}; }
   static constexpr bool is_matrix(std::size_t k) { return layout::is_matrix[k]; }
+  // KH, KW of a convolution weight (its PyTorch shape has four dimensions), else 0, 0.
+  static constexpr std::array<std::size_t, 2> kernel_dims(std::size_t k) { return layout::kernels[k]; }
 
   // Index of the entry named name, or count when there is none (a binary
   // search over the names sorted once at compile time).

@@ -22,12 +22,16 @@ struct leaf_base : node_base {
   using children = type_list<>;
 };
 
-template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix>
+// An R x C parameter. A convolution weight states its kernel size KH x KW:
+// its PyTorch shape is then [R, C / (KH KW), KH, KW], stored in that order.
+template <fixed_string Name, std::size_t R, std::size_t C, bool Matrix, std::size_t KH = 0, std::size_t KW = 0>
 struct param_leaf : leaf_base<leaf_kind::bound, leaf_role::param> {
   static_assert(!is_batched(R) && R > 0 && C > 0, "ingot: a parameter needs positive compile-time dimensions");
+  static_assert(KH * KW == 0 || C % (KH * KW) == 0, "ingot: a kernel's columns are whole KH x KW taps");
   using shape = ingot::shape<R, C>;
   static constexpr bool is_matrix = Matrix;
   static constexpr auto name = Name;
+  static constexpr std::size_t kernel_h = KH, kernel_w = KW;
 };
 
 // A batch of C-feature rows, or with Rows = batch_rows(H * W) and Width = W
@@ -63,9 +67,9 @@ struct state_leaf : leaf_base<leaf_kind::bound, leaf_role::state> {
 // A batch of random values, redrawn for every training step by whoever runs
 // the plan (the trainer) from a seeded, per-step stream: Dist::fill(values,
 // stream). Its derivative is never taken.
-template <fixed_string Name, std::size_t C, class Dist>
+template <fixed_string Name, std::size_t C, class Dist, std::size_t Rows = batch, std::size_t Width = 0>
 struct random_leaf : leaf_base<leaf_kind::bound, leaf_role::random> {
-  using shape = ingot::shape<batch, C>;
+  using shape = ingot::shape<Rows, C, Width>;
   using distribution = Dist;
   static constexpr bool is_matrix = false;
   static constexpr auto name = Name;

@@ -26,7 +26,9 @@ namespace ingot::io {
 inline constexpr std::string_view training_prefix = "ingot.";
 
 namespace detail {
-inline std::vector<std::size_t> torch_shape(std::array<std::size_t, 2> rc, bool matrix) {
+inline std::vector<std::size_t> torch_shape(std::array<std::size_t, 2> rc, bool matrix,
+                                            std::array<std::size_t, 2> kernel = {0, 0}) {
+  if (kernel[0] * kernel[1] != 0) return {rc[0], rc[1] / (kernel[0] * kernel[1]), kernel[0], kernel[1]};
   if (matrix) return {rc[0], rc[1]};
   return {rc[1]};
 }
@@ -44,7 +46,7 @@ std::vector<expected_entry> expected_entries() {
   using S = typename Model::state_type;
   std::vector<expected_entry> out;
   for (std::size_t k = 0; k < A::count; ++k)
-    out.push_back({std::string(A::name(k)), torch_shape(A::torch_shape(k), A::is_matrix(k)), false});
+    out.push_back({std::string(A::name(k)), torch_shape(A::torch_shape(k), A::is_matrix(k), A::kernel_dims(k)), false});
   for (std::size_t k = 0; k < S::value_count; ++k)
     out.push_back({std::string(S::value_name(k)), torch_shape(S::value_shape(k), S::value_is_matrix(k)), false});
   for (std::size_t k = 0; k < S::counter_count; ++k) out.push_back({std::string(S::counter_names[k]), {}, true});
@@ -61,7 +63,7 @@ std::vector<tensor_ref> state_dict_tensors(const Model& m) {
   std::vector<tensor_ref> out;
   const auto& arena = m.arena();
   for (std::size_t k = 0; k < A::count; ++k)
-    out.push_back({std::string(A::name(k)), dtype_name<T>(), detail::torch_shape(A::torch_shape(k), A::is_matrix(k)),
+    out.push_back({std::string(A::name(k)), dtype_name<T>(), detail::torch_shape(A::torch_shape(k), A::is_matrix(k), A::kernel_dims(k)),
                    as_bytes(arena.at(k))});
   const auto& state = m.state();
   for (std::size_t k = 0; k < S::value_count; ++k)

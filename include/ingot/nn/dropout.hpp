@@ -39,7 +39,7 @@ template <fixed_string Name, double P, node X>
 constexpr auto dropout(X x) {
   static_assert(X::shape::batched, "ingot: dropout applies to a batch of rows");
   if constexpr (P == 0.0) return x;
-  else return x * random_leaf<Name, X::shape::cols, dropout_mask<P>>{};
+  else return x * random_leaf<Name, X::shape::cols, dropout_mask<P>, X::shape::rows_ct, X::shape::width>{};
 }
 
 }  // namespace ingot::expr

@@ -11,10 +11,13 @@
 #include "ingot/expr/named.hpp"
 #include "ingot/nn/activation.hpp"
 #include "ingot/nn/batch_norm.hpp"
+#include "ingot/nn/conv.hpp"
 #include "ingot/nn/dense.hpp"
 #include "ingot/nn/dropout.hpp"
+#include "ingot/nn/flatten.hpp"
 #include "ingot/nn/layer_norm.hpp"
 #include "ingot/nn/model.hpp"
+#include "ingot/nn/pooling.hpp"
 
 namespace ingot::nn {
 
@@ -78,8 +81,15 @@ struct layer_input<Layers, 0, M> {
 
 template <class L, class X, std::size_t I>
 constexpr bool sizes_agree() {
-  if constexpr (requires { L::in_features; }) return diagnostics::layer_sizes<I, X::shape::cols, L::in_features>::ok;
-  else return true;
+  if constexpr (requires { L::in_features; }) {
+    return diagnostics::layer_sizes<I, X::shape::cols, L::in_features>::ok;
+  } else if constexpr (requires { L::in_channels; }) {
+    using S = typename X::shape;
+    if constexpr (!diagnostics::layer_input_image<I, S::is_image>::ok) return false;
+    else return diagnostics::image_channels<I, S::channels, S::height, S::width, L::in_channels>::ok;
+  } else {
+    return true;
+  }
 }
 
 // Layer I's output in mode M. After a size mismatch, the input is passed

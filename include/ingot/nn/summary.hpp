@@ -20,7 +20,8 @@ namespace ingot::nn {
 
 struct layer_summary {
   std::size_t index = 0;
-  std::size_t in_features = 0, out_features = 0;
+  std::size_t in_features = 0, out_features = 0;  // columns: features, or channels of an image
+  std::size_t out_height = 0, out_width = 0;        // an image output's size, else 0
   std::size_t parameters = 0;
   std::size_t flops = 0;  // forward, per sample
 };
@@ -44,13 +45,18 @@ constexpr layer_summary summarize_layer() {
   layer_summary s{};
   s.index = I;
   s.in_features = layer_input<layers, I, mode::train>::type::shape::cols;
-  s.out_features = layer_output<layers, I, mode::train>::type::shape::cols;
+  using out_shape = typename layer_output<layers, I, mode::train>::type::shape;
+  using in_shape = typename layer_input<layers, I, mode::train>::type::shape;
+  s.out_features = out_shape::cols;
+  s.out_height = out_shape::height;
+  s.out_width = out_shape::width;
   constexpr auto prefix = index_prefix<I>();
   using layout = arena_layout<typename Net::params>;
   for (std::size_t k = 0; k < layout::count; ++k)
     if (layout::names[k].starts_with(prefix.view())) s.parameters += layout::sizes[k];
   if constexpr (requires { L::flops_per_sample(); }) s.flops = L::flops_per_sample();
-  else s.flops = s.out_features;
+  else if constexpr (requires { L::template flops_for<in_shape>(); }) s.flops = L::template flops_for<in_shape>();
+  else s.flops = out_shape::size(1);
   return s;
 }
 
@@ -76,6 +82,13 @@ inline constexpr std::size_t flops_per_sample = [] {
   for (const auto& s : layer_summaries<Net>()) f += s.flops;
   return f;
 }();
+
+// "(batch, 256)" or, for images, PyTorch's "(batch, 32, 14, 14)".
+inline std::string shape_text(const layer_summary& s) {
+  if (s.out_width == 0) return "(batch, " + std::to_string(s.out_features) + ")";
+  return "(batch, " + std::to_string(s.out_features) + ", " + std::to_string(s.out_height) + ", " +
+         std::to_string(s.out_width) + ")";
+}
 
 // The table, torchinfo style:
 //   layer (type)            output shape     params       FLOPs
@@ -103,13 +116,13 @@ std::string summary() {
   }(std::make_index_sequence<layers.size()>{});
   std::size_t w = 14;
   for (const auto& n : names) w = std::max(w, n.size() + 2);
-  std::string out = pad("layer (type)", w) + pad("output shape", 16) + rpad("params", 12) + rpad("FLOPs", 14) + "\n";
-  out += std::string(w + 42, '-') + "\n";
-  out += pad("input", w) + pad("(batch, " + std::to_string(Net::input::shape::cols) + ")", 16) + "\n";
+  std::string out = pad("layer (type)", w) + pad("output shape", 20) + rpad("params", 12) + rpad("FLOPs", 14) + "\n";
+  out += std::string(w + 46, '-') + "\n";
+  out += pad("input", w) + pad("(batch, " + std::to_string(Net::input::shape::cols) + ")", 20) + "\n";
   for (std::size_t i = 0; i < layers.size(); ++i)
-    out += pad(names[i], w) + pad("(batch, " + std::to_string(layers[i].out_features) + ")", 16) +
+    out += pad(names[i], w) + pad(shape_text(layers[i]), 20) +
            rpad(grouped(layers[i].parameters), 12) + rpad(grouped(layers[i].flops), 14) + "\n";
-  out += std::string(w + 42, '-') + "\n";
+  out += std::string(w + 46, '-') + "\n";
   out += "parameters: " + grouped(Net::parameter_count) + "   forward FLOPs per sample: " +
          grouped(flops_per_sample<Net>) + "\n";
   return out;

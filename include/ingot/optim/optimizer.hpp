@@ -40,7 +40,7 @@ namespace ingot::optim {
 struct param_info {
   std::string name;  // PyTorch's state_dict name, e.g. "0.weight"
   std::size_t offset = 0, size = 0;
-  std::size_t ndim = 1;  // 2 for a weight matrix; 1 for a bias or a norm's weight and bias
+  std::size_t ndim = 1;  // 2 for a weight matrix, 4 for a convolution weight; 1 for a bias or a norm's weight and bias
 };
 
 // Which parameters a group takes.

@@ -253,7 +253,7 @@ class Trainer {
     std::vector<optim::param_info> infos;
     for (std::size_t k = 0; k < arena_type::count; ++k)
       infos.push_back({std::string(arena_type::name(k)), arena_type::offset(k), arena_type::torch_shape(k)[0] *
-                       arena_type::torch_shape(k)[1], arena_type::is_matrix(k) ? std::size_t{2} : std::size_t{1}});
+                       arena_type::torch_shape(k)[1], arena_type::kernel_dims(k)[0] != 0 ? std::size_t{4} : arena_type::is_matrix(k) ? std::size_t{2} : std::size_t{1}});
     optimizer_.template attach<T>(std::move(infos));
   }
 
@@ -294,7 +294,7 @@ class Trainer {
     for (std::size_t k = 0; k < params::size; ++k) train_->bind_output(1 + k, grads_.data() + arena_type::offset(k));
     [&]<class... R>(type_list<R...>) {
       std::size_t k = 0;
-      ((masks_[k] = aligned_buffer<T>(batch * R::shape::cols), train_->template bind<R>(masks_[k].data()), ++k),
+      ((masks_[k] = aligned_buffer<T>(R::shape::size(batch)), train_->template bind<R>(masks_[k].data()), ++k),
        ...);
     }(random_leaves{});
   }
@@ -486,7 +486,7 @@ class Trainer {
   template <class R>
   void draw_mask(aligned_buffer<T>& buffer, std::size_t n, std::uint64_t lane) {
     random_stream stream(random_seed_, random_step_, lane);
-    R::distribution::fill(std::span<T>(buffer.data(), n * R::shape::cols), stream);
+    R::distribution::fill(std::span<T>(buffer.data(), R::shape::size(n)), stream);
   }
 
   // The training step's new state values are the roots after the gradients.

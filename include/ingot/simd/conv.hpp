@@ -1,0 +1,217 @@
+#pragma once
+// The loops of a 2-D convolution on channels-last images, as GEMMs over
+// patch matrices (im2col). An image batch is a matrix of b H W pixel rows of
+// C channels; the patch matrix of the output pixels has one row per output
+// pixel and K = KH KW C columns in (kh, kw, c) order, so each kernel tap
+// copies C contiguous channels. The weight is [OC, K] in that order.
+//
+//   forward        Y[P, OC]  = col(X)[P, K] W^T             (P output pixels)
+//   input grad     dX        = col2im(dY[P, OC] W[OC, K])   (scatter-add of patches)
+//   weight grad    dW[OC, K] = dY^T col(X)
+//
+// Each is split across the pool's threads by whole blocks of output pixels
+// (forward, weight grad) or whole samples (input grad, whose patches overlap
+// within a sample only). The weight gradient is summed per thread over its
+// blocks, then the threads' partial sums are added in thread order, so the
+// result depends on the thread count but never on timing.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "ingot/core/aligned.hpp"
+#include "ingot/core/thread_pool.hpp"
+#include "ingot/simd/gemm.hpp"
+
+namespace ingot::simd {
+
+struct conv_geometry {
+  std::size_t C, H, W;      // input channels and size
+  std::size_t OC;           // output channels
+  std::size_t KH, KW;       // kernel
+  std::size_t SH, SW;       // stride
+  std::size_t PH, PW;       // zero padding
+  std::size_t DH = 1, DW = 1;  // dilation
+  constexpr std::size_t OH() const { return (H + 2 * PH - DH * (KH - 1) - 1) / SH + 1; }
+  constexpr std::size_t OW() const { return (W + 2 * PW - DW * (KW - 1) - 1) / SW + 1; }
+  constexpr std::size_t K() const { return KH * KW * C; }
+  constexpr std::size_t out_pixels() const { return OH() * OW(); }
+};
+
+namespace detail {
+
+// Output pixels per block: the block's patch rows take about 128 KiB, so
+// they stay in L2 between im2col and the GEMM that reads them.
+template <class T>
+constexpr std::size_t conv_block_rows(const conv_geometry& g) {
+  constexpr std::size_t MR = gemm_blocking<T>::MR;
+  const std::size_t rows = (std::size_t{128} * 1024 / sizeof(T)) / g.K();
+  return std::max(MR, rows / MR * MR);
+}
+
+// Patch rows of output pixels [p0, p1) of the batch (pixel p is sample
+// p / OH OW) into col (leading dimension K).
+template <class T>
+void im2col(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, T* col) {
+  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C, K = g.K();
+  for (std::size_t p = p0; p < p1; ++p, col += K) {
+    const std::size_t s = p / (OH * OW), q = p % (OH * OW), oh = q / OW, ow = q % OW;
+    const T* img = x + s * g.H * g.W * C;
+    T* dst = col;
+    for (std::size_t kh = 0; kh < g.KH; ++kh) {
+      const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * g.SH + kh * g.DH) - static_cast<std::ptrdiff_t>(g.PH);
+      const bool row_in = ih >= 0 && ih < static_cast<std::ptrdiff_t>(g.H);
+      for (std::size_t kw = 0; kw < g.KW; ++kw, dst += C) {
+        const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * g.SW + kw * g.DW) - static_cast<std::ptrdiff_t>(g.PW);
+        if (row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(g.W))
+          std::memcpy(dst, img + (static_cast<std::size_t>(ih) * g.W + static_cast<std::size_t>(iw)) * C, C * sizeof(T));
+        else
+          std::fill_n(dst, C, T(0));
+      }
+    }
+  }
+}
+
+// Adds patch rows of output pixels [p0, p1) of sample s back onto the
+// sample's image dx (the adjoint of im2col).
+template <class T>
+void col2im_add(const conv_geometry& g, const T* col, std::size_t q0, std::size_t q1, T* dx) {
+  const std::size_t OW = g.OW(), C = g.C, K = g.K();
+  for (std::size_t q = q0; q < q1; ++q, col += K) {
+    const std::size_t oh = q / OW, ow = q % OW;
+    const T* src = col;
+    for (std::size_t kh = 0; kh < g.KH; ++kh) {
+      const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * g.SH + kh * g.DH) - static_cast<std::ptrdiff_t>(g.PH);
+      const bool row_in = ih >= 0 && ih < static_cast<std::ptrdiff_t>(g.H);
+      for (std::size_t kw = 0; kw < g.KW; ++kw, src += C) {
+        const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * g.SW + kw * g.DW) - static_cast<std::ptrdiff_t>(g.PW);
+        if (!row_in || iw < 0 || iw >= static_cast<std::ptrdiff_t>(g.W)) continue;
+        T* d = dx + (static_cast<std::size_t>(ih) * g.W + static_cast<std::size_t>(iw)) * C;
+        for (std::size_t c = 0; c < C; ++c) d[c] += src[c];
+      }
+    }
+  }
+}
+
+// A worker's own buffer of at least n elements, kept between steps (it is
+// allocated on the worker's first use only).
+template <class T, int Tag>
+T* worker_buffer(std::size_t n) {
+  thread_local aligned_buffer<T> buffer;
+  if (buffer.size() < n) buffer = aligned_buffer<T>(n);
+  return buffer.data();
+}
+
+// Contiguous shares of [0, n) for t of threads.
+inline std::size_t share_begin(std::size_t n, std::size_t t, std::size_t threads) { return n * t / threads; }
+
+}  // namespace detail
+
+// The scratch of a convolution loop on one thread (thread 0 uses the plan's,
+// the others keep their own), each region on a cache line: a block of patch
+// rows, two OC x K sums (the weight gradient's), the GEMM's packing buffers.
+template <class T>
+struct conv_scratch {
+  T* col;
+  T* acc;
+  T* tmp;
+  T* pack_a;
+  T* pack_b;
+  static constexpr std::size_t col_size(const conv_geometry& g) {
+    return padded<T>(detail::conv_block_rows<T>(g) * g.K());
+  }
+  static constexpr std::size_t sum_size(const conv_geometry& g) { return padded<T>(g.OC * g.K()); }
+  static constexpr std::size_t size(const conv_geometry& g) {
+    return col_size(g) + 2 * sum_size(g) + gemm_blocking<T>::pack_a_size + gemm_blocking<T>::pack_b_size;
+  }
+  conv_scratch(const conv_geometry& g, T* base)
+      : col(base), acc(col + col_size(g)), tmp(acc + sum_size(g)), pack_a(tmp + sum_size(g)),
+        pack_b(pack_a + gemm_blocking<T>::pack_a_size) {}
+};
+
+template <class T>
+constexpr std::size_t conv_scratch_size(const conv_geometry& g) {
+  return conv_scratch<T>::size(g);
+}
+
+namespace detail {
+template <class T>
+conv_scratch<T> thread_scratch(const conv_geometry& g, std::size_t t, T* scratch) {
+  return conv_scratch<T>(g, t == 0 ? scratch : worker_buffer<T, 0>(conv_scratch_size<T>(g)));
+}
+}  // namespace detail
+
+// y[b P, OC] = col(x) w^T, with the epilogue called on each finished tile.
+template <class T>
+void conv_forward(const conv_geometry& g, std::size_t batch, const T* x, const T* w, T* y, T* scratch,
+                  tile_epilogue epilogue) {
+  const std::size_t P = batch * g.out_pixels(), K = g.K(), mb = detail::conv_block_rows<T>(g);
+  const std::size_t blocks = (P + mb - 1) / mb;
+  pool().run([&](std::size_t t, std::size_t n) {
+    const std::size_t b0 = detail::share_begin(blocks, t, n), b1 = detail::share_begin(blocks, t + 1, n);
+    if (b0 == b1) return;
+    const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
+      detail::im2col(g, x, p0, p1, sc.col);
+      tile_epilogue e = epilogue;
+      e.row_offset += p0;
+      gemm<false, true>(p1 - p0, g.OC, K, sc.col, K, w, K, y + p0 * g.OC, g.OC, sc.pack_a, sc.pack_b, e);
+    }
+  });
+}
+
+// dx[b H W, C] = col2im(dy w): per sample, patch gradients in blocks of
+// output pixels, scattered onto the sample's image.
+template <class T>
+void conv_input_grad(const conv_geometry& g, std::size_t batch, const T* dy, const T* w, T* dx, T* scratch) {
+  const std::size_t Q = g.out_pixels(), K = g.K(), mb = detail::conv_block_rows<T>(g);
+  pool().run([&](std::size_t t, std::size_t n) {
+    const std::size_t s0 = detail::share_begin(batch, t, n), s1 = detail::share_begin(batch, t + 1, n);
+    if (s0 == s1) return;
+    const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
+    for (std::size_t s = s0; s < s1; ++s) {
+      T* img = dx + s * g.H * g.W * g.C;
+      std::fill_n(img, g.H * g.W * g.C, T(0));
+      for (std::size_t q0 = 0; q0 < Q; q0 += mb) {
+        const std::size_t q1 = std::min(Q, q0 + mb);
+        gemm<false, false>(q1 - q0, K, g.OC, dy + (s * Q + q0) * g.OC, g.OC, w, K, sc.col, K, sc.pack_a, sc.pack_b);
+        detail::col2im_add(g, sc.col, q0, q1, img);
+      }
+    }
+  });
+}
+
+// dw[OC, K] = dy^T col(x), summed per thread over its blocks of output
+// pixels, then over threads in thread order. Each block's product is formed
+// transposed, dw^T[K, OC] = col^T dy, so that its columns are the output
+// channels (a full register tile from 32 channels up) rather than K, which
+// is as small as 9 for a first layer.
+template <class T>
+void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, const T* dy, T* dw, T* scratch) {
+  const std::size_t P = batch * g.out_pixels(), K = g.K(), OC = g.OC, mb = detail::conv_block_rows<T>(g);
+  const std::size_t blocks = (P + mb - 1) / mb;
+  constexpr std::size_t max_threads = 256;
+  T* partial[max_threads] = {};
+  thread_pool& threads = pool();
+  const std::size_t used = std::min({threads.size(), blocks, max_threads});
+  threads.run([&](std::size_t t, std::size_t) {
+    if (t >= used) return;
+    const std::size_t b0 = detail::share_begin(blocks, t, used), b1 = detail::share_begin(blocks, t + 1, used);
+    const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
+      detail::im2col(g, x, p0, p1, sc.col);
+      T* out = blk == b0 ? sc.acc : sc.tmp;
+      gemm<true, false>(K, OC, p1 - p0, sc.col, K, dy + p0 * OC, OC, out, OC, sc.pack_a, sc.pack_b);
+      if (blk != b0)
+        for (std::size_t i = 0; i < OC * K; ++i) sc.acc[i] += sc.tmp[i];
+    }
+    partial[t] = sc.acc;
+  });
+  for (std::size_t t = 1; t < used; ++t)
+    for (std::size_t i = 0; i < OC * K; ++i) partial[0][i] += partial[t][i];
+  for (std::size_t o = 0; o < OC; ++o)
+    for (std::size_t k = 0; k < K; ++k) dw[o * K + k] = partial[0][k * OC + o];
+}
+
+}  // namespace ingot::simd

@@ -1,0 +1,119 @@
+#pragma once
+// The loops of 2-D max and average pooling on channels-last images (a
+// matrix of b H W pixel rows of C channels). Every loop runs over the
+// channels of one pixel innermost, which is contiguous. Samples are dealt
+// out to the pool's threads; the backward loops scatter into one sample's
+// image only, so threads never write the same values.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "ingot/simd/samples.hpp"
+
+namespace ingot::simd {
+
+struct pool_geometry {
+  std::size_t C, H, W;  // channels and input size
+  std::size_t KH, KW;   // window
+  std::size_t SH, SW;   // stride
+  constexpr std::size_t OH() const { return (H - KH) / SH + 1; }
+  constexpr std::size_t OW() const { return (W - KW) / SW + 1; }
+};
+
+
+// y = the maximum of each window; arg = the pixel (ih W + iw) within its
+// sample where it was found, the first in scan order on ties, as PyTorch
+// does. A NaN in a window is its maximum (PyTorch propagates it too).
+template <class T>
+void max_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* y, T* arg) {
+  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C;
+  detail::for_samples(batch, g.H * g.W * C, [&](std::size_t s0, std::size_t s1) {
+    for (std::size_t s = s0; s < s1; ++s) {
+      const T* img = x + s * g.H * g.W * C;
+      for (std::size_t oh = 0; oh < OH; ++oh)
+        for (std::size_t ow = 0; ow < OW; ++ow) {
+          const std::size_t q = (s * OH + oh) * OW + ow;
+          T* best = y + q * C;
+          T* where = arg + q * C;
+          const std::size_t first = oh * g.SH * g.W + ow * g.SW;
+          std::copy_n(img + first * C, C, best);
+          std::fill_n(where, C, static_cast<T>(first));
+          for (std::size_t kh = 0; kh < g.KH; ++kh)
+            for (std::size_t kw = 0; kw < g.KW; ++kw) {
+              const std::size_t pix = (oh * g.SH + kh) * g.W + ow * g.SW + kw;
+              if (pix == first) continue;
+              const T* v = img + pix * C;
+              for (std::size_t c = 0; c < C; ++c) {
+                const bool take = v[c] > best[c] || (std::isnan(v[c]) && !std::isnan(best[c]));
+                best[c] = take ? v[c] : best[c];
+                where[c] = take ? static_cast<T>(pix) : where[c];
+              }
+            }
+        }
+    }
+  });
+}
+
+// dx = dy added at each window's argmax (zero elsewhere).
+template <class T>
+void max_pool_backward(const pool_geometry& g, std::size_t batch, const T* dy, const T* arg, T* dx) {
+  const std::size_t Q = g.OH() * g.OW(), C = g.C, HW = g.H * g.W;
+  detail::for_samples(batch, HW * C, [&](std::size_t s0, std::size_t s1) {
+    for (std::size_t s = s0; s < s1; ++s) {
+      T* img = dx + s * HW * C;
+      std::fill_n(img, HW * C, T(0));
+      for (std::size_t q = 0; q < Q; ++q) {
+        const T* gq = dy + (s * Q + q) * C;
+        const T* aq = arg + (s * Q + q) * C;
+        for (std::size_t c = 0; c < C; ++c) img[static_cast<std::size_t>(aq[c]) * C + c] += gq[c];
+      }
+    }
+  });
+}
+
+// y = the mean of each window.
+template <class T>
+void avg_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* y) {
+  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C;
+  const T scale = T(1) / static_cast<T>(g.KH * g.KW);
+  detail::for_samples(batch, g.H * g.W * C, [&](std::size_t s0, std::size_t s1) {
+    for (std::size_t s = s0; s < s1; ++s) {
+      const T* img = x + s * g.H * g.W * C;
+      for (std::size_t oh = 0; oh < OH; ++oh)
+        for (std::size_t ow = 0; ow < OW; ++ow) {
+          T* out = y + ((s * OH + oh) * OW + ow) * C;
+          std::fill_n(out, C, T(0));
+          for (std::size_t kh = 0; kh < g.KH; ++kh)
+            for (std::size_t kw = 0; kw < g.KW; ++kw) {
+              const T* v = img + ((oh * g.SH + kh) * g.W + ow * g.SW + kw) * C;
+              for (std::size_t c = 0; c < C; ++c) out[c] += v[c];
+            }
+          for (std::size_t c = 0; c < C; ++c) out[c] *= scale;
+        }
+    }
+  });
+}
+
+// dx = dy / (KH KW) spread over each window.
+template <class T>
+void avg_pool_backward(const pool_geometry& g, std::size_t batch, const T* dy, T* dx) {
+  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C, HW = g.H * g.W;
+  const T scale = T(1) / static_cast<T>(g.KH * g.KW);
+  detail::for_samples(batch, HW * C, [&](std::size_t s0, std::size_t s1) {
+    for (std::size_t s = s0; s < s1; ++s) {
+      T* img = dx + s * HW * C;
+      std::fill_n(img, HW * C, T(0));
+      for (std::size_t oh = 0; oh < OH; ++oh)
+        for (std::size_t ow = 0; ow < OW; ++ow) {
+          const T* gq = dy + ((s * OH + oh) * OW + ow) * C;
+          for (std::size_t kh = 0; kh < g.KH; ++kh)
+            for (std::size_t kw = 0; kw < g.KW; ++kw) {
+              T* d = img + ((oh * g.SH + kh) * g.W + ow * g.SW + kw) * C;
+              for (std::size_t c = 0; c < C; ++c) d[c] += gq[c] * scale;
+            }
+        }
+    }
+  });
+}
+
+}  // namespace ingot::simd
