@@ -97,3 +97,127 @@ TEST_CASE("a small CNN: conv, BatchNorm2d, ReLU, pooling, flatten and a dense la
   CHECK(gradcheck::check(y, batch3(), x, C1::weight<"c.">{}, C1::bias<"c.">{}, BN::weight<"n.">{}, BN::bias<"n.">{},
                          D::weight<"d.">{}, D::bias<"d.">{}) == 3 * 126 + 72 + 4 + 4 + 4 + 144 + 3);
 }
+
+// ---- PyTorch fixtures (tools/make_fixtures.py, conv.json) ----------------
+#include "fixtures.hpp"
+
+namespace {
+void require_close(std::span<const float> got, const std::vector<float>& want, double rel, double abs) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("element " << i << ": ingot " << got[i] << ", torch " << want[i]);
+    REQUIRE(std::abs(static_cast<double>(got[i]) - want[i]) <= abs + rel * std::abs(static_cast<double>(want[i])));
+  }
+}
+
+// A layer between Unflatten and Flatten, so that inputs, outputs and their
+// gradients are in PyTorch's NCHW order: checks y and the gradients of
+// sum(y * r) with respect to x and each parameter against the fixture.
+template <std::size_t C, std::size_t H, std::size_t W, class Layer, nn::mode M = nn::mode::train, class... Params>
+void check_layer(const nlohmann::json& f, std::size_t batch, Params...) {
+  using X = expr::data_leaf<"x", C * H * W>;
+  using Y = decltype(nn::Flatten::forward<"f.">(
+      nn::layer_forward<Layer, "l.", M>(nn::Unflatten<C, H, W>::template forward<"u.">(X{}))));
+  using R = expr::data_leaf<"r", Y::shape::cols>;
+  using L = expr::sum_node<-1, expr::mul_t<Y, R>>;
+  using P = expr::plan<float, Y, expr::grad_t<L, X>, expr::grad_t<L, Params>...>;
+  P plan(batch);
+  const auto x = fixtures::values(f["x"]), r = fixtures::values(f["r"]);
+  plan.template bind<X>(x.data());
+  plan.template bind<R>(r.data());
+  std::vector<std::vector<float>> params;
+  ((params.push_back(fixtures::values(f[std::string(Params::name.view()).substr(2)])),
+    plan.template bind<Params>(params.back().data())),
+   ...);
+  if constexpr (requires { Layer::template running_mean<"l.">::name; }) {
+    static std::vector<float> mean, var;
+    mean = fixtures::values(f["running_mean"]);
+    var = fixtures::values(f["running_var"]);
+    plan.template bind<typename Layer::template running_mean<"l.">>(mean.data());
+    plan.template bind<typename Layer::template running_var<"l.">>(var.data());
+  }
+  plan.run(batch);
+  const auto y = fixtures::values(f["y"]);
+  REQUIRE(y.size() == Y::shape::size(batch));
+  require_close({plan.template output<0>(), y.size()}, y, 1e-4, 1e-5);
+  require_close({plan.template output<1>(), x.size()}, fixtures::values(f["grad_x"]), 1e-4, 1e-5);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          using Param = type_at_t<I, type_list<Params...>>;
+          const auto want = fixtures::values(f["grad_" + std::string(Param::name.view()).substr(2)]);
+          INFO(Param::name.view());
+          require_close({plan.template output<2 + I>(), want.size()}, want, 1e-4, 1e-5);
+        }(),
+        ...);
+  }(std::index_sequence_for<Params...>{});
+}
+}  // namespace
+
+TEST_CASE("Conv2d matches torch: output and gradients, several strides and paddings", "[conv][torch]") {
+  const auto f = fixtures::load("conv.json");
+  {
+    using L = nn::Conv2d<3, 4, 3>;
+    check_layer<3, 7, 9, L>(f["conv_3_4_3_s1_p0"], 3, L::weight<"l.">{}, L::bias<"l.">{});
+  }
+  {
+    using L = nn::Conv2d<3, 4, 3, 2, 1>;
+    check_layer<3, 7, 9, L>(f["conv_3_4_3_s2_p1"], 3, L::weight<"l.">{}, L::bias<"l.">{});
+  }
+  {
+    using L = nn::Conv2d<2, 5, 3, 1, 1>;
+    check_layer<2, 7, 9, L>(f["conv_2_5_3_s1_p1"], 3, L::weight<"l.">{}, L::bias<"l.">{});
+  }
+  {
+    using L = nn::Conv2d<3, 2, 5, 2, 2>;
+    check_layer<3, 7, 9, L>(f["conv_3_2_5_s2_p2"], 3, L::weight<"l.">{}, L::bias<"l.">{});
+  }
+}
+
+TEST_CASE("pooling matches torch: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1)", "[conv][torch][pool]") {
+  const auto f = fixtures::load("conv.json");
+  check_layer<3, 7, 9, nn::MaxPool2d<2, 2>>(f["maxpool_2_2"], 3);
+  check_layer<3, 7, 9, nn::MaxPool2d<3, 2>>(f["maxpool_3_2"], 3);
+  check_layer<3, 7, 9, nn::AvgPool2d<2, 2>>(f["avgpool_2_2"], 3);
+  check_layer<3, 7, 9, nn::AvgPool2d<3, 2>>(f["avgpool_3_2"], 3);
+  check_layer<3, 7, 9, nn::GlobalAvgPool2d>(f["global_avgpool"], 3);
+}
+
+TEST_CASE("BatchNorm2d matches torch in training and evaluation form", "[conv][torch][batchnorm]") {
+  const auto f = fixtures::load("conv.json");
+  using BN = nn::BatchNorm2d<3>;
+  check_layer<3, 7, 9, BN, nn::mode::train>(f["batchnorm_train"], 3, BN::weight<"l.">{}, BN::bias<"l.">{});
+  check_layer<3, 7, 9, BN, nn::mode::eval>(f["batchnorm_eval"], 3, BN::weight<"l.">{}, BN::bias<"l.">{});
+}
+
+TEST_CASE("a small CNN trained 5 steps matches torch: losses, weights, running statistics", "[conv][torch]") {
+  const auto f = fixtures::load("conv.json")["cnn"];
+  using Net = nn::Sequential<nn::Unflatten<2, 8, 8>, nn::Conv2d<2, 4, 3, 1, 1>, nn::BatchNorm2d<4>, nn::ReLU,
+                             nn::MaxPool2d<2>, nn::Conv2d<4, 6, 3, 2, 1>, nn::ReLU, nn::Flatten, nn::Dense<24, 3>>;
+  Net net;
+  for (const auto& [name, values] : f["init"].items()) {
+    const auto v = fixtures::values(values);
+    auto dst = name.find("running") != std::string::npos ? net.state().find(name) : net.parameter(name);
+    REQUIRE(dst.size() == v.size());
+    std::copy(v.begin(), v.end(), dst.begin());
+  }
+  const auto x = fixtures::values(f["x"]);
+  const auto labels = fixtures::values<std::int32_t>(f["labels"]);
+  train::Trainer trainer{net, loss::CrossEntropy{}, optim::SGD{{.lr = 0.05f, .momentum = 0.9f}}};
+  // torch's steps take rows 0-7, 8-15, 0-7, ...
+  const auto losses = fixtures::values<double>(f["losses"]);
+  for (std::size_t s = 0; s < 5; ++s) {
+    const std::size_t r0 = 8 * (s % 2);
+    const double loss = trainer.step(x.data() + r0 * 128, labels.data() + r0, 8);
+    INFO("step " << s + 1 << ": ingot " << loss << ", torch " << losses[s]);
+    CHECK(std::abs(loss - losses[s]) <= 1e-5 * std::abs(losses[s]));
+  }
+  for (const auto& [name, values] : f["final"].items()) {
+    INFO(name);
+    if (name.find("running") != std::string::npos) require_close(net.state().find(name), fixtures::values(values), 1e-4, 1e-6);
+    else require_close(net.parameter(name), fixtures::values(values), 1e-4, 1e-6);
+  }
+  CHECK(net.state().find_counter("2.num_batches_tracked") == 5);
+  const auto logits = trainer.predict(x.data(), 16);
+  require_close(logits, fixtures::values(f["eval_logits"]), 1e-4, 1e-5);
+}

@@ -409,6 +409,73 @@ def torch_state_dict():
                                     "num_batches_tracked": int(model[1].num_batches_tracked)})
 
 
+def conv():
+    """Conv2d (several strides and paddings), MaxPool2d, AvgPool2d and BatchNorm2d (train and eval) on
+    batches of 3 images of 7 x 9: outputs and the gradients of sum(y * r), all in PyTorch's NCHW order
+    (flattened per sample); then a small CNN trained 5 SGD steps (momentum 0.9) under cross-entropy."""
+    torch.manual_seed(9)
+    out = {}
+
+    def probe(name, fn, x, params, **extra):
+        x = x.clone().requires_grad_(True)
+        y = fn(x)
+        r = torch.randn_like(y)
+        (y * r).sum().backward()
+        case = {"x": flat(x), "y": flat(y), "r": flat(r), "grad_x": flat(x.grad)}
+        for pname, p in params.items():
+            case[pname] = flat(p)
+            case["grad_" + pname] = flat(p.grad)
+        case.update(extra)
+        out[name] = case
+
+    for (c, oc, k, stride, pad) in [(3, 4, 3, 1, 0), (3, 4, 3, 2, 1), (2, 5, 3, 1, 1), (3, 2, 5, 2, 2)]:
+        conv = torch.nn.Conv2d(c, oc, k, stride=stride, padding=pad)
+        probe("conv_%d_%d_%d_s%d_p%d" % (c, oc, k, stride, pad), conv, torch.randn(3, c, 7, 9),
+              {"weight": conv.weight, "bias": conv.bias})
+    probe("maxpool_2_2", torch.nn.MaxPool2d(2, 2), torch.randn(3, 3, 7, 9), {})
+    probe("maxpool_3_2", torch.nn.MaxPool2d(3, 2), torch.randn(3, 3, 7, 9), {})
+    probe("avgpool_2_2", torch.nn.AvgPool2d(2, 2), torch.randn(3, 3, 7, 9), {})
+    probe("avgpool_3_2", torch.nn.AvgPool2d(3, 2), torch.randn(3, 3, 7, 9), {})
+    probe("global_avgpool", torch.nn.AdaptiveAvgPool2d(1), torch.randn(3, 3, 7, 9), {})
+    bn = torch.nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(1 + 0.2 * torch.randn(3))
+        bn.bias.copy_(0.1 * torch.randn(3))
+    bn.train()
+    probe("batchnorm_train", bn, torch.randn(3, 3, 7, 9) * 2 + 0.5, {"weight": bn.weight, "bias": bn.bias},
+          running_mean=flat(bn.running_mean), running_var=flat(bn.running_var))
+    bn.eval()
+    bn.weight.grad = None
+    bn.bias.grad = None
+    probe("batchnorm_eval", bn, torch.randn(3, 3, 7, 9), {"weight": bn.weight, "bias": bn.bias},
+          running_mean=flat(bn.running_mean), running_var=flat(bn.running_var))
+
+    x = torch.randn(16, 2 * 8 * 8)
+    labels = torch.randint(0, 3, (16,))
+    model = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (2, 8, 8)), torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(24, 3))
+    init = {k: flat(v) for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    losses = []
+    for step in range(5):
+        xb, yb = x[8 * (step % 2):8 * (step % 2) + 8], labels[8 * (step % 2):8 * (step % 2) + 8]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    final = {k: flat(v) for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    out["cnn"] = {"x": flat(x), "labels": [int(v) for v in labels], "init": init, "losses": losses,
+                  "final": final, "eval_logits": flat(eval_logits)}
+    write("conv.json", out)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     seed_loop()
@@ -421,3 +488,4 @@ if __name__ == "__main__":
     schedules()
     loss_options()
     torch_state_dict()
+    conv()
