@@ -221,3 +221,78 @@ TEST_CASE("a small CNN trained 5 steps matches torch: losses, weights, running s
   const auto logits = trainer.predict(x.data(), 16);
   require_close(logits, fixtures::values(f["eval_logits"]), 1e-4, 1e-5);
 }
+
+// ---- Sizes that take several pixel blocks and both threads ---------------
+namespace {
+// Direct loops over NCHW-free indices (channels-last), accumulated in double.
+struct naive_conv {
+  std::size_t C, H, W, OC, K, S, P;
+  std::size_t OH() const { return (H + 2 * P - K) / S + 1; }
+  std::size_t OW() const { return (W + 2 * P - K) / S + 1; }
+  // w in PyTorch's [OC, C, K, K] order.
+  template <class F>
+  void taps(std::size_t oh, std::size_t ow, F&& f) const {
+    for (std::size_t kh = 0; kh < K; ++kh)
+      for (std::size_t kw = 0; kw < K; ++kw) {
+        const long ih = static_cast<long>(oh * S + kh) - static_cast<long>(P);
+        const long iw = static_cast<long>(ow * S + kw) - static_cast<long>(P);
+        if (ih < 0 || iw < 0 || ih >= static_cast<long>(H) || iw >= static_cast<long>(W)) continue;
+        f(kh, kw, static_cast<std::size_t>(ih) * W + static_cast<std::size_t>(iw));
+      }
+  }
+};
+}  // namespace
+
+TEST_CASE("Conv2d at a CNN's size, on all threads, agrees with direct loops", "[conv][threads]") {
+  constexpr std::size_t B = 9, C = 32, H = 14, W = 14, OC = 64, K = 3;
+  const naive_conv g{C, H, W, OC, K, 1, 1};
+  using L = nn::Conv2d<C, OC, K, 1, 1>;
+  using X = images<C, H, W>;
+  using Y = decltype(L::forward<"c.">(X{}));
+  using R = expr::data_leaf<"r", OC, batch_rows(H * W), W>;
+  using Loss = expr::sum_node<-1, expr::mul_t<Y, R>>;
+  using P = expr::plan<float, Y, expr::grad_t<Loss, X>, expr::grad_t<Loss, L::weight<"c.">>>;
+  rng gen(3);
+  std::vector<float> x(B * H * W * C), w(OC * C * K * K), b(OC), r(B * H * W * OC);
+  gen.fill_normal(std::span<float>(x));
+  gen.fill_normal(std::span<float>(w));
+  gen.fill_normal(std::span<float>(b));
+  gen.fill_normal(std::span<float>(r));
+  P plan(B);
+  plan.bind<X>(x.data());
+  plan.bind<R>(r.data());
+  plan.bind<L::weight<"c.">>(w.data());
+  plan.bind<L::bias<"c.">>(b.data());
+  plan.run(B);
+  const float* y = plan.output<0>();
+  const float* gx = plan.output<1>();
+  const float* gw = plan.output<2>();
+  std::vector<double> want_gx(x.size()), want_gw(w.size());
+  double worst = 0;
+  for (std::size_t s = 0; s < B; ++s)
+    for (std::size_t oh = 0; oh < g.OH(); ++oh)
+      for (std::size_t ow = 0; ow < g.OW(); ++ow) {
+        const std::size_t q = (s * g.OH() + oh) * g.OW() + ow;
+        for (std::size_t o = 0; o < OC; ++o) {
+          double sum = b[o];
+          const double ro = r[q * OC + o];
+          g.taps(oh, ow, [&](std::size_t kh, std::size_t kw, std::size_t pix) {
+            for (std::size_t c = 0; c < C; ++c) {
+              const std::size_t wi = ((o * C + c) * K + kh) * K + kw, xi = (s * H * W + pix) * C + c;
+              sum += double(w[wi]) * x[xi];
+              want_gx[xi] += ro * w[wi];
+              want_gw[wi] += ro * x[xi];
+            }
+          });
+          worst = std::max(worst, std::abs(sum - y[q * OC + o]) / (1 + std::abs(sum)));
+        }
+      }
+  CHECK(worst < 1e-4);
+  double worst_gx = 0, worst_gw = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst_gx = std::max(worst_gx, std::abs(want_gx[i] - gx[i]) / (1 + std::abs(want_gx[i])));
+  for (std::size_t i = 0; i < w.size(); ++i)
+    worst_gw = std::max(worst_gw, std::abs(want_gw[i] - gw[i]) / (1 + std::abs(want_gw[i])));
+  CHECK(worst_gx < 1e-4);
+  CHECK(worst_gw < 1e-4);
+}

@@ -264,10 +264,10 @@ class optimizer : public optimizer_core {
     // thread count; small models stay on one thread.
     thread_pool& threads = pool();
     const std::size_t n = extent_ >= parallel_min_values ? threads.size() : 1;
-    auto slice = [&](std::size_t t, std::size_t) {
+    auto slice = [&](std::size_t t, std::size_t parts) {
       for (std::size_t p = 0; p < params_.size(); ++p) {
         const param_info& info = params_[p];
-        const thread_range r = share(info.size, t, n, 64);
+        const thread_range r = share(info.size, t, parts, 64);
         if (r.begin == r.end) continue;
         const std::size_t at = info.offset + r.begin;
         segment<T> s{params.data() + at, grads.data() + at, {}, r.end - r.begin, p};
@@ -275,8 +275,9 @@ class optimizer : public optimizer_core {
         self().update(s, groups_[group_of_[p]]);
       }
     };
+    // all is 1 when the step runs inside another parallel loop.
     if (n > 1) threads.run([&](std::size_t t, std::size_t all) {
-        if (t < n) slice(t, all);
+        if (t < std::min(n, all)) slice(t, std::min(n, all));
       });
     else slice(0, 1);
     if constexpr (requires { self().after_step(); }) self().after_step();

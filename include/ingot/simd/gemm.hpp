@@ -366,12 +366,14 @@ void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t l
     return;
   }
   threads.run([&](std::size_t t, std::size_t n) {
-    if (t >= split) return;
-    (void)n;
+    // n is 1 when this product runs inside another parallel loop (a
+    // convolution's block of pixels): thread 0 then takes every panel.
+    const std::size_t parts = std::min(split, n);
+    if (t >= parts) return;
     // Thread t takes full panels [p0, p1); the last also takes the columns
     // after the last full panel.
-    const std::size_t p0 = panels * t / split, p1 = panels * (t + 1) / split;
-    const std::size_t j0 = p0 * blk::NR, j1 = t + 1 == split ? N : p1 * blk::NR;
+    const std::size_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
+    const std::size_t j0 = p0 * blk::NR, j1 = t + 1 == parts ? N : p1 * blk::NR;
     T* pa = pack_a;
     T* pb = pack_b;
     if (t != 0) {
