@@ -62,10 +62,15 @@ void im2col(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, 
       const bool row_in = ih >= 0 && ih < static_cast<std::ptrdiff_t>(g.H);
       for (std::size_t kw = 0; kw < g.KW; ++kw, dst += C) {
         const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * g.SW + kw * g.DW) - static_cast<std::ptrdiff_t>(g.PW);
-        if (row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(g.W))
-          std::memcpy(dst, img + (static_cast<std::size_t>(ih) * g.W + static_cast<std::size_t>(iw)) * C, C * sizeof(T));
-        else
+        if (row_in && iw >= 0 && iw < static_cast<std::ptrdiff_t>(g.W)) {
+          const T* src = img + (static_cast<std::size_t>(ih) * g.W + static_cast<std::size_t>(iw)) * C;
+          if (C == 1) *dst = *src;  // a first layer: one value per tap, no call
+          else std::memcpy(dst, src, C * sizeof(T));
+        } else if (C == 1) {
+          *dst = T(0);
+        } else {
           std::fill_n(dst, C, T(0));
+        }
       }
     }
   }

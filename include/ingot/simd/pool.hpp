@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "ingot/simd/math.hpp"
 #include "ingot/simd/samples.hpp"
 
 namespace ingot::simd {
@@ -21,34 +22,53 @@ struct pool_geometry {
 };
 
 
+namespace detail {
+// One output pixel's maxima over channels [c0, c0 + lanes of V): each
+// window tap replaces the running maximum where it is larger, or is a NaN
+// where the maximum is not; `where` follows the replacements.
+template <class V, class T>
+inline void max_window(const pool_geometry& g, const T* img, std::size_t oh, std::size_t ow, std::size_t c0,
+                       T* best_out, T* where_out) {
+  const std::size_t C = g.C;
+  const std::size_t first = oh * g.SH * g.W + ow * g.SW;
+  V best = load<V>(img + first * C + c0);
+  V where = V(static_cast<T>(first));
+  for (std::size_t kh = 0; kh < g.KH; ++kh)
+    for (std::size_t kw = 0; kw < g.KW; ++kw) {
+      const std::size_t pix = (oh * g.SH + kh) * g.W + ow * g.SW + kw;
+      if (pix == first) continue;
+      const V v = load<V>(img + pix * C + c0);
+      if constexpr (is_scalar_v<V>) {
+        const bool take = v > best || (v != v && best == best);
+        best = take ? v : best;
+        where = take ? static_cast<T>(pix) : where;
+      } else {
+        const auto take = (v > best) | ((v != v) & (best == best));
+        best = xsimd::select(take, v, best);
+        where = xsimd::select(take, V(static_cast<T>(pix)), where);
+      }
+    }
+  store(best_out + c0, best);
+  store(where_out + c0, where);
+}
+}  // namespace detail
+
 // y = the maximum of each window; arg = the pixel (ih W + iw) within its
 // sample where it was found, the first in scan order on ties, as PyTorch
 // does. A NaN in a window is its maximum (PyTorch propagates it too).
 template <class T>
 void max_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* y, T* arg) {
   const std::size_t OH = g.OH(), OW = g.OW(), C = g.C;
+  constexpr std::size_t Wd = width<T>;
   detail::for_samples(batch, g.H * g.W * C, [&](std::size_t s0, std::size_t s1) {
     for (std::size_t s = s0; s < s1; ++s) {
       const T* img = x + s * g.H * g.W * C;
       for (std::size_t oh = 0; oh < OH; ++oh)
         for (std::size_t ow = 0; ow < OW; ++ow) {
           const std::size_t q = (s * OH + oh) * OW + ow;
-          T* best = y + q * C;
-          T* where = arg + q * C;
-          const std::size_t first = oh * g.SH * g.W + ow * g.SW;
-          std::copy_n(img + first * C, C, best);
-          std::fill_n(where, C, static_cast<T>(first));
-          for (std::size_t kh = 0; kh < g.KH; ++kh)
-            for (std::size_t kw = 0; kw < g.KW; ++kw) {
-              const std::size_t pix = (oh * g.SH + kh) * g.W + ow * g.SW + kw;
-              if (pix == first) continue;
-              const T* v = img + pix * C;
-              for (std::size_t c = 0; c < C; ++c) {
-                const bool take = v[c] > best[c] || (std::isnan(v[c]) && !std::isnan(best[c]));
-                best[c] = take ? v[c] : best[c];
-                where[c] = take ? static_cast<T>(pix) : where[c];
-              }
-            }
+          std::size_t c = 0;
+          for (; c + Wd <= C; c += Wd) detail::max_window<vec<T>>(g, img, oh, ow, c, y + q * C, arg + q * C);
+          for (; c < C; ++c) detail::max_window<T>(g, img, oh, ow, c, y + q * C, arg + q * C);
         }
     }
   });
