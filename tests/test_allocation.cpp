@@ -127,3 +127,19 @@ TEST_CASE("fit's steps allocate nothing, with clipping, a per-batch scheduler an
   CHECK(batches == 2 + 2 + 40);
   CHECK(per_fit_large == per_fit_small);  // what fit allocates does not grow with its steps
 }
+
+TEST_CASE("a CNN step (convolutions, BatchNorm2d, pooling, Dropout) allocates nothing, on every thread",
+          "[alloc][conv]") {
+  using Net = nn::Sequential<nn::Unflatten<2, 12, 10>, nn::Conv2d<2, 40, 3, 1, 1>, nn::BatchNorm2d<40>, nn::ReLU,
+                             nn::MaxPool2d<2>, nn::Conv2d<40, 33, 3, 2, 1>, nn::ReLU, nn::AvgPool2d<2>, nn::Flatten,
+                             nn::Dropout<0.2>, nn::Dense<33, 5>>;
+  Net model{init::seed(5)};
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
+  // 40 images: the convolutions' blocks of pixels and the pooling loops run
+  // on the pool's threads, whose buffers the first step sizes.
+  std::vector<float> x(40 * 240);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) * 0.1f - 0.5f;
+  std::vector<std::int32_t> y(40);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int32_t>(i % 5);
+  CHECK(allocations_in_steps(trainer, x, y, 40) == 0);
+}

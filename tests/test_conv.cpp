@@ -70,6 +70,9 @@ TEST_CASE("MaxPool2d and AvgPool2d: gradients match finite differences", "[conv]
   CHECK(gradcheck::check(nn::AvgPool2d<2>::forward<"p.">(x), batch3(), x) == 3 * 189);
   CHECK(gradcheck::check(nn::AvgPool2d<3, 2>::forward<"p.">(x), batch3(), x) == 3 * 189);
   CHECK(gradcheck::check(nn::GlobalAvgPool2d::forward<"p.">(x), batch3(), x) == 3 * 189);
+  // 20 channels: full SIMD vectors at rows that are not 64-byte aligned, and a tail.
+  const images<20, 4, 6> wide;
+  CHECK(gradcheck::check(nn::MaxPool2d<2>::forward<"p.">(wide), batch3(), wide) == 3 * 480);
 }
 
 TEST_CASE("Flatten and Unflatten reorder values and their gradients", "[conv][grad]") {

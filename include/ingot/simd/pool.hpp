@@ -31,13 +31,13 @@ inline void max_window(const pool_geometry& g, const T* img, std::size_t oh, std
                        T* best_out, T* where_out) {
   const std::size_t C = g.C;
   const std::size_t first = oh * g.SH * g.W + ow * g.SW;
-  V best = load<V>(img + first * C + c0);
+  V best = simd::load<V>(img + first * C + c0);
   V where = V(static_cast<T>(first));
   for (std::size_t kh = 0; kh < g.KH; ++kh)
     for (std::size_t kw = 0; kw < g.KW; ++kw) {
       const std::size_t pix = (oh * g.SH + kh) * g.W + ow * g.SW + kw;
       if (pix == first) continue;
-      const V v = load<V>(img + pix * C + c0);
+      const V v = simd::load<V>(img + pix * C + c0);
       if constexpr (is_scalar_v<V>) {
         const bool take = v > best || (v != v && best == best);
         best = take ? v : best;
@@ -48,8 +48,8 @@ inline void max_window(const pool_geometry& g, const T* img, std::size_t oh, std
         where = xsimd::select(take, V(static_cast<T>(pix)), where);
       }
     }
-  store(best_out + c0, best);
-  store(where_out + c0, where);
+  simd::store(best_out + c0, best);  // qualified: ADL would find xsimd::store, an aligned store
+  simd::store(where_out + c0, where);
 }
 }  // namespace detail
 
