@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "ingot/core/aligned.hpp"
+#include "ingot/core/thread_pool.hpp"
 #include "ingot/expr/grad.hpp"
 #include "ingot/plan/context.hpp"
 #include "ingot/plan/fused.hpp"
@@ -574,13 +575,35 @@ class basic_plan {
         const pass_args<T> a{in.in.data(), in.values.data(), static_cast<T*>(plan.slot_ptr_[d.out_slot]), d.cols};
         if constexpr (!std::is_void_v<Kind>)
           plan.template run_kernel<Kind, Lazy, LazyFlat>(d, simd::tile_epilogue{&pass::tile, &a});
-        else if constexpr (PassFlat)
-          pass::flat(a, plan.rows_of(d.rows_ct) * d.cols);
         else
-          pass::rows(a, 0, plan.rows_of(d.rows_ct), 0, d.cols);
+          run_pass<pass, PassFlat>(a, plan.rows_of(d.rows_ct), d.cols);
       }
     }
   };
+  // An element-wise pass alone: large ones are split across the pool's
+  // threads in static shares (whole cache lines of a flat run, or whole
+  // rows). Every value is computed by the same expression whatever the
+  // split, so results do not depend on the thread count.
+  static constexpr std::size_t parallel_pass_min_values = std::size_t{1} << 15;
+  template <class Pass, bool Flat>
+  static void run_pass(const pass_args<T>& a, std::size_t rows, std::size_t cols) {
+    const std::size_t n = rows * cols;
+    thread_pool& threads = pool();
+    if (n < parallel_pass_min_values || threads.size() == 1) {
+      if constexpr (Flat) Pass::flat(a, n);
+      else Pass::rows(a, 0, rows, 0, cols);
+      return;
+    }
+    threads.run([&](std::size_t t, std::size_t parts) {
+      if constexpr (Flat) {
+        const thread_range r = share(n, t, parts, cache_line / sizeof(T));
+        if (r.begin < r.end) Pass::flat_range(a, r.begin, r.end);
+      } else {
+        const thread_range r = share(rows, t, parts);
+        if (r.begin < r.end) Pass::rows(a, r.begin, r.end, 0, cols);
+      }
+    });
+  }
   using step_fn = void (*)(const basic_plan&, const step_desc&);
   static constexpr auto step_fns = []<std::size_t... I>(std::index_sequence<I...>) {
     return std::array<step_fn, sizeof...(I)>{&step_runner<typename structure_of<steps[I]>::type>::run...};
