@@ -8,9 +8,11 @@ It first checks that every side computes the same losses as ingot from the
 same initial weights over the first batches, then times training steps on
 contiguous batches in fresh processes (several repetitions each) and prints
 a markdown table: median seconds per step, min-max, the epoch (938 steps)
-that makes, ingot's speedup, GFLOP/s and the share of the FMA peak.
+that makes, ingot's speedup (a peer on one thread against ingot on one thread),
+GFLOP/s and the share of the FMA peak; it writes build-bench/cnn.md and cnn.json.
 
     python3 bench/cnn.py [--steps N] [--runs N] [--processes N] [--peak GFLOPS]
+    python3 bench/cnn.py --table build-bench/cnn.json    (the table again)
 Needs torch and jax (bench/run.sh makes a virtual environment with both).
 """
 import argparse
@@ -193,6 +195,20 @@ def torch_free_init():
             "12.bias": u((10,), 128)}
 
 
+def make_table(results, peak):
+    """Markdown: a peer on one thread is compared with ingot on one thread."""
+    lines = ["| side | ms/step (median) | min-max | s/epoch (938 steps) | ingot's speedup | GFLOP/s | share of peak |",
+             "|---|---|---|---|---|---|---|"]
+    for impl, r in results.items():
+        base = results["ingot-1t" if impl.endswith("-1t") else "ingot"]["median"]
+        ratio = "—" if impl.startswith("ingot") else f"**{r['median'] / base:.2f}x**"
+        gflops = TRAIN_FLOPS * BATCH / r["median"] / 1e9
+        share = f"{100 * gflops / peak:.0f}%" if peak and not impl.endswith("-1t") else "—"
+        lines.append(f"| {impl} | {r['median'] * 1e3:.1f} | {r['min'] * 1e3:.1f}-{r['max'] * 1e3:.1f} | "
+                     f"{r['median'] * STEPS_PER_EPOCH:.1f} | {ratio} | {gflops:.0f} | {share} |")
+    return "\n".join(lines)
+
+
 def run(cmd):
     env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="3")
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -203,6 +219,10 @@ def run(cmd):
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--table":  # the table again from a saved cnn.json
+        saved = json.load(open(sys.argv[2]))
+        print(make_table(saved["results"], saved["peak"]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--side":
         side, cmd, rest = sys.argv[2], sys.argv[3], sys.argv[4:]
         if side == "torch":
@@ -248,15 +268,7 @@ def main():
             times += rec["times"]
             print(f"  {impl} process {proc + 1}: {statistics.median(rec['times']) * 1e3:.1f} ms/step", flush=True)
         results[impl] = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times}
-    base = results["ingot"]["median"]
-    lines = ["| side | ms/step (median) | min-max | s/epoch (938 steps) | ingot's speedup | GFLOP/s | share of peak |",
-             "|---|---|---|---|---|---|---|"]
-    for impl, r in results.items():
-        gflops = TRAIN_FLOPS * BATCH / r["median"] / 1e9
-        share = f"{100 * gflops / peak:.0f}%" if peak and impl != "ingot-1t" else "—"
-        lines.append(f"| {impl} | {r['median'] * 1e3:.1f} | {r['min'] * 1e3:.1f}-{r['max'] * 1e3:.1f} | "
-                     f"{r['median'] * STEPS_PER_EPOCH:.1f} | {r['median'] / base:.2f}x | {gflops:.0f} | {share} |")
-    table = "\n".join(lines)
+    table = make_table(results, peak)
     print()
     print(table)
     print(f"\nFMA peak used for the share: {peak:.0f} GFLOP/s (all cores); training FLOPs per image "

@@ -34,7 +34,7 @@ echo "compiler: $($cxx --version | head -n 1); flags: $flags"
 echo
 echo "| translation unit | seconds | peak MB |"
 echo "|---|---|---|"
-for e in linear_regression custom_expression fashion_mnist; do measure "examples/$e.cpp" "examples/$e.cpp"; done
+for e in linear_regression custom_expression fashion_mnist fashion_mnist_cnn; do measure "examples/$e.cpp" "examples/$e.cpp"; done
 for n in ${*:-4 16 32 64}; do
   layers=$(yes 'ingot::nn::Dense<32, 32>, ingot::nn::Tanh' | head -n "$n" | paste -sd, -)
   deep "$tmp/deep$n.cpp" "$n" "$layers"

@@ -5,8 +5,15 @@
 # sides compute the same losses, times every workload and writes
 # build-bench/results.md (the table), results.json and bench.png (the chart).
 #   sh bench/run.sh [--quick] [--processes N] [--only seed,mlp64,mlp256,width,infer] [--no-peers] [--out DIR]
+#   sh bench/run.sh cnn [--steps N] [--runs N] [--processes N]   the CNN workload (bench/cnn.py)
 set -e
 cd "$(dirname "$0")/.."
+script=bench/suite.py
+if [ "${1:-}" = "cnn" ]; then
+  shift
+  script=bench/cnn.py
+  sh tools/build.sh bench/bench_cnn >/dev/null
+fi
 sh tools/build.sh bench/bench_workloads >/dev/null
 python=python3
 if ! python3 -c 'import torch, jax, matplotlib' 2>/dev/null; then
@@ -19,4 +26,4 @@ if ! python3 -c 'import torch, jax, matplotlib' 2>/dev/null; then
   fi
   python="$venv/bin/python"
 fi
-exec "$python" bench/suite.py "$@"
+exec "$python" "$script" "$@"
