@@ -220,7 +220,7 @@ TEST_CASE("the model summary comes from the types and pins the Fashion-MNIST MLP
   static_assert(layers[1].parameters == 0 && layers[1].in_features == 256);
   static_assert(layers[4].parameters == 1290 && layers[4].out_features == 10);
   const std::string s = nn::summary<Mlp>();
-  CHECK(s.find("0 Dense<784, 256>  (batch, 256)         200,960       401,408") != std::string::npos);
+  CHECK(s.find("0 Dense<784, 256>  (batch, 256)             200,960       401,408") != std::string::npos);
   CHECK(s.find("parameters: 235,146") != std::string::npos);
 
   using WithState = nn::Sequential<nn::Dense<7, 5>, nn::BatchNorm1d<5>, nn::ReLU, nn::Dropout<0.25>, nn::Dense<5, 3>,
@@ -232,4 +232,20 @@ TEST_CASE("the model summary comes from the types and pins the Fashion-MNIST MLP
   CHECK(t.find("1 BatchNorm1d(5)") != std::string::npos);
   CHECK(t.find("3 Dropout(p=0.25)") != std::string::npos);
   CHECK(t.find("5 LayerNorm(3)") != std::string::npos);
+}
+
+TEST_CASE("the summary of a CNN shows image shapes and convolution FLOPs", "[summary][conv]") {
+  using Cnn = nn::Sequential<nn::Unflatten<1, 28, 28>, nn::Conv2d<1, 32, 3, 1, 1>, nn::BatchNorm2d<32>, nn::ReLU,
+                             nn::MaxPool2d<2>, nn::Conv2d<32, 64, 3, 2, 1>, nn::Flatten, nn::Dense<3136, 10>>;
+  constexpr auto layers = nn::layer_summaries<Cnn>();
+  static_assert(layers[1].parameters == 32 * 9 + 32 && layers[1].out_height == 28 && layers[1].out_width == 28);
+  static_assert(layers[1].flops == 2 * 28 * 28 * 32 * 9);
+  static_assert(layers[5].out_features == 64 && layers[5].out_height == 7 && layers[5].flops == 2 * 49 * 64 * 288);
+  static_assert(layers[6].out_features == 3136 && layers[6].out_width == 0);
+  const std::string s = nn::summary<Cnn>();
+  CHECK(s.find("1 Conv2d(1, 32, 3, padding=1)") != std::string::npos);
+  CHECK(s.find("(batch, 32, 28, 28)") != std::string::npos);
+  CHECK(s.find("4 MaxPool2d(2, 2)") != std::string::npos);
+  CHECK(s.find("5 Conv2d(32, 64, 3, stride=2, padding=1)  (batch, 64, 7, 7)") != std::string::npos);
+  CHECK(s.find("(batch, 3136)") != std::string::npos);
 }
