@@ -132,8 +132,8 @@ void check_layer(const nlohmann::json& f, std::size_t batch, Params...) {
   ((params.push_back(fixtures::values(f[std::string(Params::name.view()).substr(2)])),
     plan.template bind<Params>(params.back().data())),
    ...);
+  std::vector<float> mean, var;
   if constexpr (requires { Layer::template running_mean<"l.">::name; }) {
-    static std::vector<float> mean, var;
     mean = fixtures::values(f["running_mean"]);
     var = fixtures::values(f["running_var"]);
     plan.template bind<typename Layer::template running_mean<"l.">>(mean.data());

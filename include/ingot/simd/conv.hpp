@@ -16,7 +16,6 @@
 // result depends on the thread count but never on timing.
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/thread_pool.hpp"
@@ -108,15 +107,12 @@ void col2im_add(const conv_geometry& g, const T* col, std::size_t q0, std::size_
 
 // A worker's own buffer of at least n elements, kept between steps (it is
 // allocated on the worker's first use only).
-template <class T, int Tag>
+template <class T>
 T* worker_buffer(std::size_t n) {
   thread_local aligned_buffer<T> buffer;
   if (buffer.size() < n) buffer = aligned_buffer<T>(n);
   return buffer.data();
 }
-
-// Contiguous shares of [0, n) for t of threads.
-inline std::size_t share_begin(std::size_t n, std::size_t t, std::size_t threads) { return n * t / threads; }
 
 }  // namespace detail
 
@@ -150,7 +146,7 @@ constexpr std::size_t conv_scratch_size(const conv_geometry& g) {
 namespace detail {
 template <class T>
 conv_scratch<T> thread_scratch(const conv_geometry& g, std::size_t t, T* scratch) {
-  return conv_scratch<T>(g, t == 0 ? scratch : worker_buffer<T, 0>(conv_scratch_size<T>(g)));
+  return conv_scratch<T>(g, t == 0 ? scratch : worker_buffer<T>(conv_scratch_size<T>(g)));
 }
 }  // namespace detail
 
@@ -161,7 +157,7 @@ void conv_forward(const conv_geometry& g, std::size_t batch, const T* x, const T
   const std::size_t P = batch * g.out_pixels(), K = g.K(), mb = detail::conv_block_rows<T>(g);
   const std::size_t blocks = (P + mb - 1) / mb;
   pool().run([&](std::size_t t, std::size_t n) {
-    const std::size_t b0 = detail::share_begin(blocks, t, n), b1 = detail::share_begin(blocks, t + 1, n);
+    const auto [b0, b1] = share(blocks, t, n);
     if (b0 == b1) return;
     const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
     for (std::size_t blk = b0; blk < b1; ++blk) {
@@ -180,7 +176,7 @@ template <class T>
 void conv_input_grad(const conv_geometry& g, std::size_t batch, const T* dy, const T* w, T* dx, T* scratch) {
   const std::size_t Q = g.out_pixels(), K = g.K(), mb = detail::conv_block_rows<T>(g);
   pool().run([&](std::size_t t, std::size_t n) {
-    const std::size_t s0 = detail::share_begin(batch, t, n), s1 = detail::share_begin(batch, t + 1, n);
+    const auto [s0, s1] = share(batch, t, n);
     if (s0 == s1) return;
     const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
     for (std::size_t s = s0; s < s1; ++s) {
@@ -210,7 +206,7 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
   const std::size_t used = std::min({threads.size(), blocks, max_threads});
   threads.run([&](std::size_t t, std::size_t) {
     if (t >= used) return;
-    const std::size_t b0 = detail::share_begin(blocks, t, used), b1 = detail::share_begin(blocks, t + 1, used);
+    const auto [b0, b1] = share(blocks, t, used);
     const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);

@@ -59,16 +59,16 @@ inline void max_window(const pool_geometry& g, const T* img, std::size_t oh, std
 template <class T>
 void max_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* y, T* arg) {
   const std::size_t OH = g.OH(), OW = g.OW(), C = g.C;
-  constexpr std::size_t Wd = width<T>;
+  const std::size_t full = C / width<T> * width<T>;  // channels in whole vectors
   detail::for_samples(batch, g.H * g.W * C, [&](std::size_t s0, std::size_t s1) {
     for (std::size_t s = s0; s < s1; ++s) {
       const T* img = x + s * g.H * g.W * C;
       for (std::size_t oh = 0; oh < OH; ++oh)
         for (std::size_t ow = 0; ow < OW; ++ow) {
           const std::size_t q = (s * OH + oh) * OW + ow;
-          std::size_t c = 0;
-          for (; c + Wd <= C; c += Wd) detail::max_window<vec<T>>(g, img, oh, ow, c, y + q * C, arg + q * C);
-          for (; c < C; ++c) detail::max_window<T>(g, img, oh, ow, c, y + q * C, arg + q * C);
+          for (std::size_t c = 0; c < full; c += width<T>)
+            detail::max_window<vec<T>>(g, img, oh, ow, c, y + q * C, arg + q * C);
+          for (std::size_t c = full; c < C; ++c) detail::max_window<T>(g, img, oh, ow, c, y + q * C, arg + q * C);
         }
     }
   });

@@ -17,7 +17,10 @@ void for_samples(std::size_t batch, std::size_t values_per_sample, F&& f) {
     f(std::size_t{0}, batch);
     return;
   }
-  pool().run([&](std::size_t t, std::size_t n) { f(batch * t / n, batch * (t + 1) / n); });
+  pool().run([&](std::size_t t, std::size_t n) {
+    const thread_range r = share(batch, t, n);
+    f(r.begin, r.end);
+  });
 }
 }  // namespace detail
 
