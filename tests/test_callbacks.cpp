@@ -175,7 +175,7 @@ TEST_CASE("CSV and JSON-lines logs hold what the history holds", "[train]") {
   }
   std::remove(csv.c_str());
   std::remove(jsonl.c_str());
-  CHECK_THROWS_WITH(train::CSVLogger("/nonexistent-dir/x.csv"), Catch::Contains("cannot open the log /nonexistent-dir/x.csv"));
+  CHECK_THROWS_WITH(train::CSVLogger("/nonexistent-dir/x.csv"), Catch::Contains("cannot write the log /nonexistent-dir/x.csv: its folder /nonexistent-dir does not exist"));
 }
 
 TEST_CASE("the progress bar prints plain lines on a pipe and redraws on a terminal", "[train]") {

@@ -80,6 +80,9 @@ class random_stream {
   random_stream(std::uint64_t seed, std::uint64_t step, std::uint64_t lane)
       : state_(mix(mix(mix(seed) ^ step) ^ (lane * 0x9e3779b97f4a7c15ull))) {}
   std::uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
+  // Skips n draws in O(1) (the state is a counter), so that a process can
+  // draw its slice of a stream that is defined for a whole batch.
+  void discard(std::uint64_t n) { state_ += n * 0x9e3779b97f4a7c15ull; }
 
  private:
   static constexpr std::uint64_t mix(std::uint64_t z) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ingot/core/aligned.hpp"
@@ -28,7 +29,23 @@ struct loader_options {
   bool shuffle = false;
   std::uint64_t seed = 0;
   bool drop_last = false;
+  // Data parallelism: this process takes part `shard` of `shards` of every
+  // batch (batch_size is the global batch). A batch of n rows is split into
+  // contiguous parts, the first n % shards parts one row longer (as
+  // numpy.array_split), so that the parts in rank order are the batch one
+  // process would see. Unlike torch's DistributedSampler no row is repeated
+  // to even out the last batch: a part may be short, or empty.
+  std::size_t shard = 0, shards = 1;
 };
+
+// Rows [first, first + rows) of a batch of n rows are part k of `parts`.
+struct batch_part {
+  std::size_t first = 0, rows = 0;
+};
+inline batch_part part_of(std::size_t n, std::size_t k, std::size_t parts) {
+  const std::size_t q = n / parts, extra = n % parts;
+  return {k * q + std::min(k, extra), q + (k < extra ? 1 : 0)};
+}
 
 // The seed of epoch e's permutation: a SplitMix64 step of (seed, e), so that
 // neighbouring seeds and epochs give unrelated orders.
@@ -49,13 +66,18 @@ class DataLoader {
     const float* x = nullptr;
     const Target* y = nullptr;
     std::size_t rows = 0;
+    // With shards: the whole batch's rows, and where this part starts in it.
+    std::size_t global_rows = 0, first = 0;
   };
 
   DataLoader(const Dataset<Target>& ds, loader_options opt) : ds_(&ds), opt_(opt), order_(ds.rows) {
     if (opt.batch_size == 0) throw std::invalid_argument(ds.source + ": a batch size of at least 1 is needed");
+    if (opt.shards == 0 || opt.shard >= opt.shards)
+      throw std::invalid_argument(ds.source + ": shard " + std::to_string(opt.shard) + " of " +
+                                  std::to_string(opt.shards) + " does not exist");
     for (std::size_t i = 0; i < ds.rows; ++i) order_[i] = i;
     if (opt.shuffle) {
-      const std::size_t rows = std::min(opt.batch_size, ds.rows);
+      const std::size_t rows = local_batch_size();
       x_ = aligned_buffer<float>(rows * ds.features);
       y_.resize(rows * ds.target_cols);
     }
@@ -64,6 +86,8 @@ class DataLoader {
   const Dataset<Target>& dataset() const { return *ds_; }
   // Rows per full batch, and batches per epoch.
   std::size_t batch_size() const { return std::min(opt_.batch_size, ds_->rows); }
+  // The most rows this process's part of a batch has.
+  std::size_t local_batch_size() const { return part_of(batch_size(), 0, opt_.shards).rows; }
   std::size_t size() const {
     const std::size_t b = opt_.batch_size;
     return opt_.drop_last ? ds_->rows / b : (ds_->rows + b - 1) / b;
@@ -86,8 +110,10 @@ class DataLoader {
   bool next(batch& out) {
     const std::size_t n = ds_->rows;
     if (next_ >= n) return false;
-    const std::size_t rows = std::min(opt_.batch_size, n - next_);
-    if (opt_.drop_last && rows < opt_.batch_size) return false;
+    const std::size_t global_rows = std::min(opt_.batch_size, n - next_);
+    if (opt_.drop_last && global_rows < opt_.batch_size) return false;
+    const batch_part part = part_of(global_rows, opt_.shard, opt_.shards);
+    const std::size_t rows = part.rows, begin = next_ + part.first;
     const std::size_t f = ds_->features, tc = ds_->target_cols;
     if (opt_.shuffle) {
       // The rows come from anywhere in the data set (misses in cache and
@@ -96,7 +122,7 @@ class DataLoader {
       // slice of rows.
       auto gather = [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
-          const std::size_t src = order_[next_ + r];
+          const std::size_t src = order_[begin + r];
           std::memcpy(x_.data() + r * f, ds_->x.data() + src * f, f * sizeof(float));
           std::memcpy(y_.data() + r * tc, ds_->y.data() + src * tc, tc * sizeof(Target));
         }
@@ -105,11 +131,11 @@ class DataLoader {
         pool().run([&](std::size_t t, std::size_t n) { gather(rows * t / n, rows * (t + 1) / n); });
       else
         gather(0, rows);
-      out = {x_.data(), y_.data(), rows};
+      out = {x_.data(), y_.data(), rows, global_rows, part.first};
     } else {
-      out = {ds_->x.data() + next_ * f, ds_->y.data() + next_ * tc, rows};
+      out = {ds_->x.data() + begin * f, ds_->y.data() + begin * tc, rows, global_rows, part.first};
     }
-    next_ += rows;
+    next_ += global_rows;
     return true;
   }
 

@@ -186,8 +186,10 @@ struct checkpoint_each_epoch {
   std::string path;
   Trainer* trainer;
   std::tuple<const Schedulers*...> schedulers;
+  // Rank 0 of a distributed run saves; the others have the same values.
   template <class R>
-  void on_epoch_end(const R&) {
+  void on_epoch_end(const R& r) {
+    if (r.rank != 0) return;
     std::apply([&](const auto*... s) { save_checkpoint(path, *trainer, *s...); }, schedulers);
   }
 };

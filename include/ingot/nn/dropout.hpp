@@ -16,15 +16,21 @@
 namespace ingot::expr {
 
 // Values 1 / (1 - P) with probability 1 - P, else 0 (all 0 when P is 1).
+// fill(out, stream, first) writes elements first .. first + size of the
+// stream's sequence: a data-parallel process draws its rows of the mask the
+// whole batch would have.
 template <double P>
 struct dropout_mask {
   static_assert(P >= 0.0 && P <= 1.0, "ingot: a dropout probability lies in [0, 1]");
   template <class T>
-  static void fill(std::span<T> out, random_stream& stream) {
-    // An element is kept when its 32 random bits fall below (1 - P) 2^32.
+  static void fill(std::span<T> out, random_stream& stream, std::size_t first = 0) {
+    // An element is kept when its 32 random bits fall below (1 - P) 2^32;
+    // each draw gives two elements (low half, then high half).
     const std::uint64_t keep_below = static_cast<std::uint64_t>((1.0 - P) * 4294967296.0);
     const T scale = P < 1.0 ? static_cast<T>(1.0 / (1.0 - P)) : T(0);
+    stream.discard(first / 2);
     std::size_t i = 0;
+    if (first % 2 == 1 && !out.empty()) out[i++] = (stream.next() >> 32) < keep_below ? scale : T(0);
     for (; i + 2 <= out.size(); i += 2) {
       const std::uint64_t bits = stream.next();
       out[i] = (bits & 0xffffffffu) < keep_below ? scale : T(0);

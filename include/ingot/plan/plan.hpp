@@ -261,6 +261,13 @@ class basic_plan {
   }
 
   void run(std::size_t batch_size) {
+    run(batch_size, [](std::size_t) {});
+  }
+  // The same, calling after_step(i) after step i of num_steps: with
+  // root_ready_step, a caller can use a finished gradient (start its
+  // all-reduce) while the steps that follow compute the others.
+  template <class AfterStep>
+  void run(std::size_t batch_size, AfterStep&& after_step) {
     if (batch_size == 0 || batch_size > capacity_)
       throw std::invalid_argument("ingot: batch of " + std::to_string(batch_size) + " rows; this plan takes 1 to " +
                                   std::to_string(capacity_));
@@ -276,7 +283,10 @@ class basic_plan {
       ((scalars_[I] = static_cast<T>(node<scalar_ids[I]>::value(batch_))), ...);
     }(std::make_index_sequence<scalar_ids.size()>{});
     static constexpr auto fns = step_fns(std::make_index_sequence<steps.size()>{});
-    for (std::size_t i = 0; i < fns.size(); ++i) fns[i](*this, tables.desc[i]);
+    for (std::size_t i = 0; i < fns.size(); ++i) {
+      fns[i](*this, tables.desc[i]);
+      after_step(i);
+    }
     [&]<std::size_t... R>(std::index_sequence<R...>) { (copy_output<R>(), ...); }(std::make_index_sequence<num_roots>{});
   }
 
@@ -467,6 +477,32 @@ class basic_plan {
     return t;
   }
   static constexpr step_tables tables = make_step_tables();
+
+ public:
+  static constexpr std::size_t num_steps = steps.size();
+  // The step after which root R holds its final value: the last step that
+  // writes its slot. A root that repeats another, or that no step writes,
+  // counts as ready after the last step.
+  static constexpr std::array<std::size_t, num_roots> root_ready_step = [] {
+    std::array<std::size_t, num_roots> a{};
+    for (std::size_t r = 0; r < num_roots; ++r) {
+      const std::size_t last = steps.size() ? steps.size() - 1 : 0;
+      bool found = false;
+      for (std::size_t i = 0; i < steps.size() && first_root[r] == r; ++i) {
+        const step_desc& d = tables.desc[i];
+        bool writes = d.out_slot == root_slots[r];
+        for (std::size_t o = 0; o < d.outputs; ++o) writes = writes || d.output_slot[o] == root_slots[r];
+        if (writes) {
+          a[r] = i;
+          found = true;
+        }
+      }
+      if (!found) a[r] = last;
+    }
+    return a;
+  }();
+
+ private:
   static_assert([] {
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const std::size_t h = kernel_of(steps[i]);

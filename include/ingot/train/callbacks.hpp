@@ -129,17 +129,29 @@ inline double validation_metric(const eval_result& v, std::size_t i) {
   const double values[] = {v.loss, v.accuracy, v.top_k_accuracy, v.macro_f1, v.mae, v.rmse};
   return values[i];
 }
-// A log file opened for writing, closed with its owner; each line is
-// flushed, so a crash loses nothing written.
+// A log file for writing, closed with its owner; each line is flushed, so a
+// crash loses nothing written. Its folder is checked at once; the file is
+// opened at the first line, so that the ranks of a distributed run other
+// than 0, which write nothing, create no file.
 class log_file {
  public:
-  log_file(std::string path, bool append) : path_(std::move(path)), file_(std::fopen(path_.c_str(), append ? "a" : "w")) {
-    if (!file_) throw std::runtime_error("ingot: cannot open the log " + path_ + " for writing");
+  log_file(std::string path, bool append) : path_(std::move(path)), append_(append) {
+    std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+    if (dir.empty()) dir = ".";
+    if (::access(dir.c_str(), W_OK) != 0)
+      throw std::runtime_error("ingot: cannot write the log " + path_ + ": its folder " + dir.string() +
+                               " does not exist or is not writable");
   }
   log_file(const log_file&) = delete;
   log_file& operator=(const log_file&) = delete;
-  ~log_file() { std::fclose(file_); }
-  std::FILE* get() const { return file_; }
+  ~log_file() {
+    if (file_) std::fclose(file_);
+  }
+  std::FILE* get() {
+    if (!file_) file_ = std::fopen(path_.c_str(), append_ ? "a" : "w");
+    if (!file_) throw std::runtime_error("ingot: cannot open the log " + path_ + " for writing");
+    return file_;
+  }
   void end_line() {
     std::fputc('\n', file_);
     if (std::fflush(file_) != 0) throw std::runtime_error("ingot: cannot write the log " + path_);
@@ -147,7 +159,8 @@ class log_file {
 
  private:
   std::string path_;
-  std::FILE* file_;
+  bool append_;
+  std::FILE* file_ = nullptr;
 };
 }  // namespace detail
 
@@ -159,6 +172,7 @@ class CSVLogger {
   explicit CSVLogger(std::string path, bool append = false)
       : header_(append && has_content(path)), log_(std::move(path), append) {}
   void on_epoch_end(const epoch_result& r) {
+    if (r.rank != 0) return;
     std::FILE* f = log_.get();
     if (!header_) {
       std::fputs("epoch,loss,seconds", f);
@@ -189,6 +203,7 @@ class JSONLinesLogger {
  public:
   explicit JSONLinesLogger(std::string path, bool append = false) : log_(std::move(path), append) {}
   void on_epoch_end(const epoch_result& r) {
+    if (r.rank != 0) return;
     std::FILE* f = log_.get();
     auto num = [](double v) { return std::isfinite(v) ? detail::number(v) : std::string("null"); };
     std::fprintf(f, "{\"epoch\":%zu,\"loss\":%s,\"seconds\":%s", r.epoch, num(r.loss).c_str(), num(r.seconds).c_str());
@@ -219,6 +234,7 @@ class ProgressBar {
     next_tenth_ = 1;
   }
   void on_batch_end(const batch_result& r) {
+    if (r.rank != 0) return;
     if (!r.skipped) {
       loss_sum_ += r.loss * static_cast<double>(r.rows);
       rows_ += r.rows;
@@ -237,6 +253,7 @@ class ProgressBar {
     }
   }
   void on_epoch_end(const epoch_result& r) {
+    if (r.rank != 0) return;
     std::string s = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) +
                     "  loss " + fixed(r.loss, 4) + "  " + fixed(r.seconds, 2) + " s";
     if (r.validation) {

@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <cstring>
@@ -27,6 +28,7 @@
 #include "ingot/core/rng.hpp"
 #include "ingot/data/loader.hpp"
 #include "ingot/data/dataset.hpp"
+#include "ingot/dist/communicator.hpp"
 #include "ingot/loss/losses.hpp"
 #include "ingot/nn/layer.hpp"
 #include "ingot/optim/clip.hpp"
@@ -70,6 +72,10 @@ struct epoch_result {
   double loss = 0;        // mean training loss per sample over the epoch
   double seconds = 0;     // training time, without the validation
   std::optional<eval_result> validation;  // with validate_on: the evaluation form on that data set
+  // Data-parallel training: this process's rank and the number of ranks
+  // (the values above are the same on every rank). Callbacks that print or
+  // write files act on rank 0 only.
+  std::size_t rank = 0, ranks = 1;
 };
 
 // A metric of an epoch by name: "loss" (training), or "val_loss",
@@ -103,6 +109,18 @@ struct batch_result {
   double loss = 0;
   double grad_norm = 0;  // before clipping, when clip_grad_norm is set; else 0
   bool skipped = false;  // a non-finite loss under skip_nonfinite
+  std::size_t rank = 0, ranks = 1;  // as in epoch_result; rows and loss are the whole batch's
+};
+
+// How a distributed trainer reduces its gradients (see Trainer::distribute).
+struct distribute_options {
+  // Gradients are summed over the ranks in buckets of about this many bytes
+  // of contiguous parameters, the last layers' first.
+  std::size_t bucket_bytes = std::size_t{256} << 10;
+  // Start a bucket's reduction as soon as the backward pass has finished
+  // its gradients, while it computes the earlier layers' (false: reduce
+  // every bucket after the backward pass).
+  bool overlap = true;
 };
 
 namespace detail {
@@ -284,6 +302,35 @@ class Trainer {
   std::size_t epochs_done() const { return epochs_done_; }
   void set_epochs_done(std::size_t e) { epochs_done_ = e; }
 
+  // Data-parallel training, as PyTorch's DistributedDataParallel: every
+  // rank holds the same model and calls fit (and evaluate) with the same
+  // data set and options. From now on:
+  //   - fit and distribute start by giving every rank rank 0's parameters,
+  //     state, optimizer state, random state and epoch count;
+  //   - each rank trains on its contiguous part of every batch (batch_size
+  //     is the global batch; see data::loader_options::shard);
+  //   - the gradients are summed over the ranks in buckets, each rank's
+  //     weighted by its share of the batch's rows, so that a step equals
+  //     one process's step on the whole batch, ragged last batch included
+  //     (torch averages equally, and pads the data instead);
+  //   - every rank applies the same update; losses and metrics are the
+  //     whole batch's and the whole data set's on every rank;
+  //   - running statistics (BatchNorm) stay per rank; evaluate uses rank
+  //     0's, which are the ones a checkpoint saves;
+  //   - an exception on any rank inside fit or evaluate aborts the job
+  //     (comm.abort), so that no rank waits forever in a collective.
+  // comm must outlive the trainer. A single_process communicator (or
+  // distribute never called) is ordinary training.
+  void distribute(dist::communicator& comm, distribute_options opts = {}) {
+    comm_ = &comm;
+    dist_opts_ = opts;
+    buckets_.clear();
+    collective([&] { sync_from_root(); });
+  }
+  bool distributed() const { return comm_ && comm_->size() > 1; }
+  std::size_t rank() const { return comm_ ? comm_->rank() : 0; }
+  std::size_t ranks() const { return comm_ ? comm_->size() : 1; }
+
   // Sizes the step's buffers for batches of up to `batch` rows. step() calls
   // it when a batch is larger than any before; calling it up front keeps
   // every step allocation-free.
@@ -329,11 +376,28 @@ class Trainer {
   // callback still sees that epoch.
   template <class... Callbacks>
   std::vector<epoch_result> fit(const data::Dataset<target_value>& ds, fit_options opts, Callbacks&&... callbacks) {
+    if (!distributed()) return fit_epochs(ds, opts, callbacks...);
+    std::vector<epoch_result> history;
+    collective([&] {
+      sync_from_root();
+      history = fit_epochs(ds, opts, callbacks...);
+    });
+    return history;
+  }
+
+ private:
+  template <class... Callbacks>
+  std::vector<epoch_result> fit_epochs(const data::Dataset<target_value>& ds, fit_options opts,
+                                       Callbacks&... callbacks) {
     check(ds);
     if (opts.batch_size == 0) throw std::invalid_argument("ingot: fit needs a batch_size of at least 1");
-    data::DataLoader<target_value> loader(
-        ds, {.batch_size = opts.batch_size, .shuffle = opts.shuffle, .seed = opts.seed, .drop_last = opts.drop_last});
-    reserve(loader.batch_size());
+    data::DataLoader<target_value> loader(ds, {.batch_size = opts.batch_size,
+                                               .shuffle = opts.shuffle,
+                                               .seed = opts.seed,
+                                               .drop_last = opts.drop_last,
+                                               .shard = rank(),
+                                               .shards = ranks()});
+    reserve(std::max<std::size_t>(1, loader.local_batch_size()));
     // The history is kept in place (history() reads it while fit runs).
     std::vector<epoch_result>& history = history_;
     history.clear();
@@ -350,8 +414,8 @@ class Trainer {
       const std::size_t steps = loader.size();
       typename data::DataLoader<target_value>::batch b;
       while (loader.next(b)) {
-        batch_result r{epoch, opts.epochs, ++step_in_epoch, steps, b.rows, 0, 0, false};
-        r.loss = static_cast<double>(compute_gradients(b.x, b.y, b.rows));
+        batch_result r{epoch, opts.epochs, ++step_in_epoch, steps, b.global_rows, 0, 0, false, rank(), ranks()};
+        r.loss = distributed() ? reduce_gradients(b) : static_cast<double>(compute_gradients(b.x, b.y, b.rows));
         if (!std::isfinite(r.loss)) {
           if (!opts.skip_nonfinite)
             throw std::runtime_error("ingot: the training loss is " + std::to_string(r.loss) + " at epoch " +
@@ -363,13 +427,14 @@ class Trainer {
           if (opts.clip_grad_norm > 0) r.grad_norm = optim::clip_grad_norm(grads_.span(), opts.clip_grad_norm);
           if (opts.clip_grad_value > 0) optim::clip_grad_value(grads_.span(), opts.clip_grad_value);
           apply_update();
-          total += summed_loss ? r.loss : r.loss * static_cast<double>(b.rows);
-          rows += b.rows;
+          total += summed_loss ? r.loss : r.loss * static_cast<double>(b.global_rows);
+          rows += b.global_rows;
         }
         hana::for_each(all, [&](auto c) { end_batch(c.get(), r); });
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.push_back({epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds, std::nullopt});
+      history.push_back(
+          {epoch, opts.epochs, rows ? total / static_cast<double>(rows) : 0.0, seconds, std::nullopt, rank(), ranks()});
       if (validation_) history.back().validation = evaluate(*validation_, validation_options_);
       epochs_done_ = epoch;
       const bool go_on = hana::fold(all, true, [&](bool go, auto c) { return end_epoch(c.get(), history.back()) && go; });
@@ -378,6 +443,8 @@ class Trainer {
     hana::for_each(all, [&](auto c) { end_fit(c.get(), history); });
     return history;
   }
+
+ public:
 
   // Evaluates ds after every epoch of fit (epoch_result::validation). The
   // data set must outlive the fits; nullptr stops validating.
@@ -410,7 +477,24 @@ class Trainer {
     return evaluate(ds, eval_options{.batch_size = batch_size});
   }
   // The loss per sample and the metrics of the task (see eval_result).
+  // Distributed, each rank evaluates its part of the rows with rank 0's
+  // running statistics and the sums are reduced: every rank must call it.
   eval_result evaluate(const data::Dataset<target_value>& ds, eval_options opts) {
+    if (!distributed()) return evaluate_rows(ds, opts, 0, ds.rows);
+    eval_result r;
+    collective([&] {
+      const data::batch_part part = data::part_of(ds.rows, rank(), ranks());
+      with_root_state([&] { r = evaluate_rows(ds, opts, part.first, part.first + part.rows); });
+      reduce_metrics(r, ds.rows);
+    });
+    return r;
+  }
+
+ private:
+  // Rows [begin, end) of ds; the metrics are still unfinished sums when
+  // distributed (reduce_metrics finishes them).
+  eval_result evaluate_rows(const data::Dataset<target_value>& ds, eval_options opts, std::size_t begin,
+                            std::size_t end) {
     check(ds);
     const std::size_t batch = std::max<std::size_t>(1, std::min(opts.batch_size, ds.rows));
     eval_plan_type* plan = eval_.template get<eval_plan_type>();
@@ -430,8 +514,8 @@ class Trainer {
       r.confusion.assign(out_features * out_features, 0);
     }
     double total = 0;
-    for (std::size_t first = 0; first < ds.rows; first += batch) {
-      const std::size_t rows = std::min(batch, ds.rows - first);
+    for (std::size_t first = begin; first < end; first += batch) {
+      const std::size_t rows = std::min(batch, end - first);
       plan->template bind<input>(ds.x.data() + first * in_features);
       plan->template bind<target>(ds.y.data() + first * target_cols);
       plan->run(rows);
@@ -442,11 +526,31 @@ class Trainer {
       else if constexpr (out_features == target_cols)
         detail::add_regression(r, out, ds.y.data() + first * target_cols, rows * out_features);
     }
-    r.loss = total / static_cast<double>(ds.rows);
-    if constexpr (classification) detail::finish_classification(r);
-    else detail::finish_regression(r, ds.rows * out_features);
+    r.loss = total;
+    if (!distributed()) finish_metrics(r, ds.rows);
     return r;
   }
+  void finish_metrics(eval_result& r, std::size_t rows) {
+    r.loss /= static_cast<double>(rows);
+    if constexpr (classification) detail::finish_classification(r);
+    else detail::finish_regression(r, rows * out_features);
+  }
+  // Sums the ranks' loss, counts and errors, then finishes the metrics.
+  void reduce_metrics(eval_result& r, std::size_t rows) {
+    std::vector<double> sums = {r.loss, r.accuracy, r.top_k_accuracy, r.mae, r.rmse};
+    for (std::size_t c : r.confusion) sums.push_back(static_cast<double>(c));
+    comm_->sum(std::span<double>(sums));
+    r.loss = sums[0];
+    r.accuracy = sums[1];
+    r.top_k_accuracy = sums[2];
+    r.mae = sums[3];
+    r.rmse = sums[4];
+    for (std::size_t i = 0; i < r.confusion.size(); ++i) r.confusion[i] = static_cast<std::size_t>(sums[5 + i]);
+    r.rows = rows;
+    finish_metrics(r, rows);
+  }
+
+ public:
 
   // The model's outputs (evaluation form) for n rows of features:
   // n x out_features, row-major.
@@ -476,17 +580,164 @@ class Trainer {
     if constexpr (requires { loss_.template bind<train_output>(plan); }) loss_.template bind<train_output>(plan);
   }
 
-  void draw_masks(std::size_t n) {
+  // The masks of rows [first, first + n) of the step's batch: a rank draws
+  // its rows of the masks one process would draw for the whole batch.
+  void draw_masks(std::size_t n, std::size_t first = 0) {
     [&]<class... R>(type_list<R...>) {
       std::uint64_t lane = 0;
-      ((draw_mask<R>(masks_[lane], n, lane), ++lane), ...);
+      ((draw_mask<R>(masks_[lane], n, first, lane), ++lane), ...);
     }(random_leaves{});
     ++random_step_;
   }
   template <class R>
-  void draw_mask(aligned_buffer<T>& buffer, std::size_t n, std::uint64_t lane) {
+  void draw_mask(aligned_buffer<T>& buffer, std::size_t n, std::size_t first, std::uint64_t lane) {
     random_stream stream(random_seed_, random_step_, lane);
-    R::distribution::fill(std::span<T>(buffer.data(), R::shape::size(n)), stream);
+    const std::span<T> out(buffer.data(), R::shape::size(n));
+    if (first == 0) R::distribution::fill(out, stream);
+    else R::distribution::fill(out, stream, R::shape::size(first));
+  }
+
+  // Runs f; on a distributed trainer an exception from f on this rank
+  // aborts the job, since the other ranks would wait for it in a
+  // collective.
+  template <class F>
+  void collective(F&& f) {
+    if (!distributed()) return f();
+    try {
+      f();
+    } catch (const std::exception& e) {
+      comm_->abort(e.what());
+    } catch (...) {
+      comm_->abort("an exception that is not a std::exception");
+    }
+  }
+
+  // Rank 0's parameters, model state, optimizer state, random state and
+  // epoch count on every rank.
+  void sync_from_root() {
+    if (!distributed()) return;
+    comm_->broadcast(model_.arena().flat());
+    auto& state = model_.state();
+    for (std::size_t k = 0; k < std::remove_reference_t<decltype(state)>::value_count; ++k)
+      comm_->broadcast(state.value(k));
+    for (std::size_t k = 0; k < std::remove_reference_t<decltype(state)>::counter_count; ++k)
+      comm_->broadcast(std::span<std::int64_t>(&state.counter_at(k), 1));
+    optim::optimizer_core& opt = optimizer_;
+    for (const std::string& key : opt.state_keys())
+      for (const auto& p : opt.params()) comm_->broadcast(opt.template state<T>(p.name, key));
+    std::vector<double> groups;
+    for (std::size_t g = 0; g < opt.num_groups(); ++g) {
+      const auto& s = opt.group(g);
+      groups.insert(groups.end(), {s.lr, s.initial_lr, s.weight_decay, s.momentum});
+    }
+    comm_->broadcast(std::span<double>(groups));
+    for (std::size_t g = 0; g < opt.num_groups(); ++g)
+      opt.set_group(g, {groups[4 * g], groups[4 * g + 1], groups[4 * g + 2], groups[4 * g + 3]});
+    std::array<std::uint64_t, 4> counts = {random_seed_, random_step_, epochs_done_, opt.steps()};
+    comm_->broadcast(std::span<std::uint64_t>(counts));
+    random_seed_ = counts[0];
+    random_step_ = counts[1];
+    epochs_done_ = counts[2];
+    opt.set_steps(counts[3]);
+  }
+
+  // Runs f with rank 0's model state (running statistics) in place of this
+  // rank's, which is restored after.
+  template <class F>
+  void with_root_state(F&& f) {
+    auto& state = model_.state();
+    using state_type = std::remove_reference_t<decltype(state)>;
+    if constexpr (state_type::value_count == 0) {
+      f();
+    } else {
+      std::vector<std::vector<T>> own;
+      for (std::size_t k = 0; k < state_type::value_count; ++k) {
+        own.emplace_back(state.value(k).begin(), state.value(k).end());
+        comm_->broadcast(state.value(k));
+      }
+      f();
+      for (std::size_t k = 0; k < state_type::value_count; ++k)
+        std::copy(own[k].begin(), own[k].end(), state.value(k).begin());
+    }
+  }
+
+  // A contiguous range of the gradient arena reduced as one message, and
+  // the plan step after which every gradient in it is final.
+  struct bucket {
+    std::size_t begin = 0, end = 0, ready_after = 0;
+  };
+  // Buckets of about bucket_bytes from the last parameters to the first, in
+  // the order the backward pass finishes them (the same on every rank:
+  // MPI matches collectives by their order).
+  void make_buckets() {
+    buckets_.clear();
+    const auto& params = optimizer_.params();
+    std::vector<std::size_t> order(params.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return params[a].offset > params[b].offset; });
+    const std::size_t target = std::max<std::size_t>(1, dist_opts_.bucket_bytes / sizeof(T));
+    bucket current{};
+    bool open = false;
+    for (std::size_t k : order) {
+      const std::size_t ready = train_plan_type::root_ready_step[1 + k];
+      if (!open) current = {params[k].offset, params[k].offset + params[k].size, ready};
+      else {
+        current.begin = params[k].offset;
+        current.ready_after = std::max(current.ready_after, ready);
+      }
+      open = true;
+      if (current.end - current.begin >= target) {
+        buckets_.push_back(current);
+        open = false;
+      }
+    }
+    if (open) buckets_.push_back(current);
+    std::stable_sort(buckets_.begin(), buckets_.end(),
+                     [](const bucket& a, const bucket& b) { return a.ready_after < b.ready_after; });
+  }
+  void start_bucket(const bucket& b, T weight) {
+    T* g = grads_.data() + b.begin;
+    if (weight != T(1))
+      for (std::size_t i = 0; i < b.end - b.begin; ++i) g[i] *= weight;
+    comm_->start_sum(std::span<T>(g, b.end - b.begin));
+  }
+
+  // A distributed step's forward and backward on this rank's part of the
+  // batch, then the gradients and the loss summed over the ranks, each
+  // rank's weighted by its share of the rows (a sum-reduced loss: by 1).
+  // Returns the batch's loss.
+  double reduce_gradients(const typename data::DataLoader<target_value>::batch& b) {
+    if (buckets_.empty()) make_buckets();
+    const T weight = summed_loss ? T(1) : static_cast<T>(static_cast<double>(b.rows) / static_cast<double>(b.global_rows));
+    std::size_t started = 0;
+    double local = 0;
+    if (b.rows > 0) {
+      reserve(b.rows);
+      draw_masks(b.rows, b.first);
+      train_->template bind<input>(b.x);
+      train_->template bind<target>(b.y);
+      if (dist_opts_.overlap) {
+        train_->run(b.rows, [&](std::size_t step) {
+          while (started < buckets_.size() && buckets_[started].ready_after <= step)
+            start_bucket(buckets_[started++], weight);
+          comm_->test_all();
+        });
+      } else {
+        train_->run(b.rows);
+      }
+      commit_state();
+      local = static_cast<double>(train_->template output<0>()[0]);
+    } else {
+      // No rows here (a last batch with fewer rows than ranks): this rank
+      // adds nothing, but joins every reduction.
+      ++random_step_;
+      std::fill(grads_.data(), grads_.data() + grads_.size(), T(0));
+    }
+    while (started < buckets_.size()) start_bucket(buckets_[started++], weight);
+    loss_sum_ = local * static_cast<double>(weight);
+    comm_->start_sum(std::span<double>(&loss_sum_, 1));
+    comm_->wait_all();
+    return loss_sum_;
   }
 
   // The training step's new state values are the roots after the gradients.
@@ -559,6 +810,10 @@ class Trainer {
   Model& model_;
   Loss loss_;
   Optimizer optimizer_;
+  dist::communicator* comm_ = nullptr;
+  distribute_options dist_opts_;
+  std::vector<bucket> buckets_;
+  double loss_sum_ = 0;
   aligned_buffer<T> grads_;
   std::array<aligned_buffer<T>, random_leaves::size> masks_;
   std::uint64_t random_seed_ = 0, random_step_ = 0;
