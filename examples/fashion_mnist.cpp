@@ -4,10 +4,17 @@
 // checkpoint after every epoch (--checkpoint; --resume continues from it),
 // the final weights as a PyTorch state_dict (--save-model) and, with
 // --metrics, one row of metrics per epoch. --help lists every flag.
+//
+// --distributed trains data-parallel on MPI: mpirun -np 2 fashion_mnist
+// --distributed. Every rank runs this program; --batch-size is the global
+// batch; rank 0 prints and writes the files.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ingot/ingot.hpp>
 #include <optional>
+#ifdef INGOT_HAVE_MPI
+#include <ingot/dist/mpi.hpp>
+#endif
 
 using namespace ingot;
 
@@ -25,7 +32,7 @@ struct settings {
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
   std::uint64_t seed = 42;
   std::string optimizer = "adam", schedule = "none";
-  bool progress = false, dropout = false, resume = false;
+  bool progress = false, dropout = false, resume = false, distributed = false;
   std::string metrics, checkpoint = "fashion_mnist.ckpt.safetensors", save_model = "fashion_mnist.safetensors";
 };
 
@@ -61,11 +68,18 @@ sched::SequentialLR make_schedule(const settings& s, std::size_t steps_per_epoch
 
 template <class Model>
 double run_training(const settings& s, optim::any_optimizer optimizer, const data::Dataset<std::int32_t>& train_set,
-             const data::Dataset<std::int32_t>& test_set) {
+                    const data::Dataset<std::int32_t>& test_set, dist::communicator& comm) {
+  const bool main_rank = comm.rank() == 0;
   Model net{init::seed(s.seed)};
-  std::fputs(nn::summary<Model>().c_str(), stdout);
+  if (main_rank) std::fputs(nn::summary<Model>().c_str(), stdout);
   train::Trainer trainer{net, loss::CrossEntropy{}, std::move(optimizer)};
   trainer.manual_seed(s.seed);  // dropout masks
+  if (comm.size() > 1) {
+    trainer.distribute(comm);
+    if (main_rank)
+      std::printf("data parallel: %zu ranks, %zu rows of each batch of %zu per rank, %zu thread(s) each\n", comm.size(),
+                  data::part_of(s.batch_size, 0, comm.size()).rows, s.batch_size, get_num_threads());
+  }
   const std::size_t steps_per_epoch = (train_set.rows - s.validation + s.batch_size - 1) / s.batch_size;
   sched::scheduler lr(trainer.optimizer(), make_schedule(s, steps_per_epoch));
   // With --validation, N training images chosen at random (from the seed)
@@ -92,8 +106,8 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
                                                           .restore_best_weights = true});
   if (s.resume) {
     io::load_checkpoint(s.checkpoint, trainer, lr);
-    std::printf("resumed from %s after epoch %zu\n", s.checkpoint.c_str(), trainer.epochs_done());
-    if (trainer.epochs_done() >= s.epochs)
+    if (main_rank) std::printf("resumed from %s after epoch %zu\n", s.checkpoint.c_str(), trainer.epochs_done());
+    if (main_rank && trainer.epochs_done() >= s.epochs)
       std::printf("the checkpoint has done %zu of --epochs %zu already; nothing to train\n", trainer.epochs_done(),
                   s.epochs);
   }
@@ -116,6 +130,7 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
       sched::each_batch(lr), progress, metrics, checkpoint,
       [&](const train::epoch_result& r) {
         const auto test = held_out ? trainer.evaluate(test_set) : *r.validation;
+        if (!main_rank) return;
         std::printf("epoch %zu/%zu  train loss %.4f", r.epoch, r.epochs, r.loss);
         if (held_out) std::printf("  val loss %.4f  val accuracy %.2f%%", r.validation->loss, 100.0 * r.validation->accuracy);
         std::printf("  test loss %.4f  test accuracy %.2f%%  lr %.3g  (%.2f s)\n", test.loss, 100.0 * test.accuracy,
@@ -123,10 +138,11 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
         std::fflush(stdout);
       },
       early);
+  const auto final_test = trainer.evaluate(test_set);
+  if (!main_rank) return 100.0 * final_test.accuracy;
   if (early.stop && early.stop->stopped_epoch())
     std::printf("early stopping at epoch %zu; weights of epoch %zu restored\n", early.stop->stopped_epoch(),
                 early.stop->best_epoch());
-  const auto final_test = trainer.evaluate(test_set);
   io::save_state_dict(net, s.save_model);
   std::printf("final test accuracy %.2f%% after %zu epochs\n", 100.0 * final_test.accuracy, trainer.epochs_done());
   std::printf("model weights:  %s (PyTorch: model.load_state_dict(safetensors.torch.load_file(path)))\n",
@@ -160,6 +176,8 @@ int main(int argc, char** argv) {
                  "stop after this many epochs without a lower validation loss, and restore the best weights "
                  "(needs --validation)");
   app.add_flag("--progress", s.progress, "a progress bar within each epoch");
+  app.add_flag("--distributed", s.distributed,
+               "data-parallel training on MPI: start with mpirun -np N; --batch-size is the global batch");
   app.add_option("--metrics", s.metrics, "write each epoch's metrics to this file: CSV (.csv) or JSON lines (.jsonl)");
   app.add_option("--checkpoint", s.checkpoint, "training checkpoint, saved atomically after every epoch");
   app.add_flag("--resume", s.resume, "continue from --checkpoint up to --epochs in all (same flags as the first run)");
@@ -171,6 +189,24 @@ int main(int argc, char** argv) {
   app.add_option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
   CLI11_PARSE(app, argc, argv);
 
+#ifdef INGOT_HAVE_MPI
+  std::optional<dist::mpi_environment> mpi;
+  std::optional<dist::mpi_communicator> mpi_comm;
+  if (s.distributed) {
+    mpi.emplace(argc, argv);
+    mpi_comm.emplace();
+  }
+  dist::single_process one_process;
+  dist::communicator& comm = s.distributed ? static_cast<dist::communicator&>(*mpi_comm) : one_process;
+#else
+  if (s.distributed) {
+    std::fprintf(stderr, "fashion_mnist: --distributed: this build has no MPI (install libopenmpi-dev and "
+                         "reconfigure)\n");
+    return 1;
+  }
+  dist::single_process comm;
+#endif
+  const bool main_rank = comm.rank() == 0;
   try {
     const auto train_set = data::fashion_mnist("train", data_dir);
     const auto test_set = data::fashion_mnist("t10k", data_dir);
@@ -178,10 +214,12 @@ int main(int argc, char** argv) {
     if (s.patience > 0 && s.validation == 0) throw std::invalid_argument("--early-stopping needs --validation N");
     if (s.batch_size > train_set.rows - s.validation)
       throw std::invalid_argument("--batch-size is larger than the training set");
-    std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(), test_set.size(),
-                train_set.features);
-    std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
-                s.schedule.c_str(), s.batch_size);
+    if (main_rank) {
+      std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(),
+                  test_set.size(), train_set.features);
+      std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
+                  s.schedule.c_str(), s.batch_size);
+    }
     // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
     const std::vector<optim::param_group> groups = {{optim::vectors(), {}, 0.0}};
     const double wd = s.weight_decay;
@@ -190,14 +228,16 @@ int main(int argc, char** argv) {
     if (s.optimizer == "sgd") opt = optim::SGD({.lr = s.lr, .momentum = s.momentum, .weight_decay = wd}, groups);
     if (s.optimizer == "rmsprop") opt = optim::RMSprop({.lr = s.lr, .weight_decay = wd}, groups);
     if (s.optimizer == "adagrad") opt = optim::Adagrad({.lr = s.lr, .weight_decay = wd}, groups);
-    const double accuracy = s.dropout ? run_training<NetWithDropout>(s, std::move(opt), train_set, test_set)
-                                      : run_training<Net>(s, std::move(opt), train_set, test_set);
-    if (accuracy < s.require_accuracy) {
+    const double accuracy = s.dropout ? run_training<NetWithDropout>(s, std::move(opt), train_set, test_set, comm)
+                                      : run_training<Net>(s, std::move(opt), train_set, test_set, comm);
+    if (accuracy < s.require_accuracy && main_rank) {
       std::fprintf(stderr, "fashion_mnist: test accuracy %.2f%% is below the required %.2f%%\n", accuracy,
                    s.require_accuracy);
       return 2;
     }
   } catch (const std::exception& e) {
+    // Distributed, the other ranks may wait for this one: stop them all.
+    if (comm.size() > 1) comm.abort(std::string("fashion_mnist: ") + e.what());
     std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
     return 1;
   }

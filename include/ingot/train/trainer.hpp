@@ -671,7 +671,8 @@ class Trainer {
   // MPI matches collectives by their order).
   void make_buckets() {
     buckets_.clear();
-    const auto& params = optimizer_.params();
+    const optim::optimizer_core& opt = optimizer_;
+    const auto& params = opt.params();
     std::vector<std::size_t> order(params.size());
     for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return params[a].offset > params[b].offset; });
@@ -680,7 +681,7 @@ class Trainer {
     bool open = false;
     for (std::size_t k : order) {
       const std::size_t ready = train_plan_type::root_ready_step[1 + k];
-      if (!open) current = {params[k].offset, params[k].offset + params[k].size, ready};
+      if (!open) current = bucket{params[k].offset, params[k].offset + params[k].size, ready};
       else {
         current.begin = params[k].offset;
         current.ready_after = std::max(current.ready_after, ready);
@@ -733,10 +734,22 @@ class Trainer {
       ++random_step_;
       std::fill(grads_.data(), grads_.data() + grads_.size(), T(0));
     }
-    while (started < buckets_.size()) start_bucket(buckets_[started++], weight);
     loss_sum_ = local * static_cast<double>(weight);
-    comm_->start_sum(std::span<double>(&loss_sum_, 1));
-    comm_->wait_all();
+    if (dist_opts_.overlap) {
+      while (started < buckets_.size()) start_bucket(buckets_[started++], weight);
+      comm_->start_sum(std::span<double>(&loss_sum_, 1));
+      comm_->wait_all();
+    } else {
+      // After the backward pass: blocking reductions, which MPI runs with
+      // its tuned algorithms (faster than its non-blocking ones).
+      for (const bucket& k : buckets_) {
+        T* g = grads_.data() + k.begin;
+        if (weight != T(1))
+          for (std::size_t i = 0; i < k.end - k.begin; ++i) g[i] *= weight;
+        comm_->sum(std::span<T>(g, k.end - k.begin));
+      }
+      comm_->sum(std::span<double>(&loss_sum_, 1));
+    }
     return loss_sum_;
   }
 
