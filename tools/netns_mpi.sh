@@ -5,7 +5,9 @@
 # in the first namespace; the second "host" is reached through a launch
 # agent that enters its namespace instead of using ssh. Both "hosts" are
 # this machine and each would bind its rank to its first core, putting both
-# ranks on one core: the ranks are left unbound.
+# ranks on one core: instead Open MPI binds nothing and each "host" is
+# pinned to a core of its own with taskset (rank 0 and mpirun on core 0,
+# rank 1 on core 1), so each rank runs one thread, as on two machines.
 #   sudo sh tools/netns_mpi.sh build/bench/bench_distributed 2 64
 # Extra arguments go to the program. The namespaces are removed at the end.
 set -eu
@@ -36,7 +38,7 @@ cat >"$work/agent" <<EOF
 host=\$1
 shift
 case "\$host" in
-  10.77.0.2) exec ip netns exec $b sh -c "\$*" ;;
+  10.77.0.2) exec ip netns exec $b taskset -c 1 sh -c "\$*" ;;
   *) exec sh -c "\$*" ;;
 esac
 EOF
@@ -44,6 +46,6 @@ chmod +x "$work/agent"
 printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n' >"$work/hosts"
 echo "netns_mpi: rank 0 in $a (10.77.0.1), rank 1 in $b (10.77.0.2), TCP over veth"
 ip netns exec "$a" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-  mpirun -np 2 --hostfile "$work/hosts" --mca plm_rsh_agent "$work/agent" \
+  taskset -c 0 mpirun -np 2 --hostfile "$work/hosts" --mca plm_rsh_agent "$work/agent" \
   --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
   --bind-to none "$program" "$@"
