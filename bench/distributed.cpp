@@ -7,9 +7,16 @@
 //   {"ranks":2,"threads":1,"batch":64,"overlap":1,"bucket_kb":256,"epoch":1,
 //    "seconds":…,"comm_seconds":…,"steps":938,"loss":…}
 //   mpirun -np 2 bench_distributed [epochs] [global batch] [overlap 0/1] [bucket KiB]
+// With "allreduce" as the first argument it times the reduction alone: the
+// MLP's gradient arena (235,146 floats) summed over the ranks, whole and in
+// buckets, median of 200 after 20 warm-up rounds, one JSON line:
+//   mpirun -np 2 bench_distributed allreduce [bucket KiB]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 #include <ingot/dist/mpi.hpp>
 #include <ingot/ingot.hpp>
 
@@ -30,7 +37,7 @@ class timed_communicator final : public dist::communicator {
   void start_sum(void* d, std::size_t n, dist::value_type t) override { timed([&] { inner_.start_sum(d, n, t); }); }
   void test_all() override { timed([&] { inner_.test_all(); }); }
   void wait_all() override { timed([&] { inner_.wait_all(); }); }
-  [[noreturn]] void abort(const std::string& m) override { inner_.abort(m); }
+  void abort(const std::string& m) override { inner_.abort(m); }
   double seconds = 0;
 
  private:
@@ -44,11 +51,44 @@ class timed_communicator final : public dist::communicator {
 };
 
 using Net = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dense<256, 128>, nn::ReLU, nn::Dense<128, 10>>;
+
+// Median microseconds of one sum over the ranks of n floats: one blocking
+// call, or buckets of `bucket` floats started together and waited for.
+template <class Reduce>
+double median_us(dist::communicator& comm, Reduce&& reduce) {
+  std::vector<double> us;
+  float line_up = 0;
+  for (int round = 0; round < 220; ++round) {
+    comm.sum(std::span<float>(&line_up, 1));  // so that one rank's lateness is not timed
+    const auto t0 = std::chrono::steady_clock::now();
+    reduce();
+    if (round >= 20) us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
+  return us[us.size() / 2];
+}
+
+int time_allreduce(dist::communicator& comm, std::size_t bucket_kb) {
+  std::vector<float> arena(Net::parameter_count, 1.0f);
+  const std::size_t bucket = std::max<std::size_t>(1, (bucket_kb << 10) / sizeof(float));
+  const double whole = median_us(comm, [&] { comm.sum(std::span<float>(arena)); });
+  const double buckets = median_us(comm, [&] {
+    for (std::size_t at = 0; at < arena.size(); at += bucket)
+      comm.start_sum(std::span<float>(arena.data() + at, std::min(bucket, arena.size() - at)));
+    comm.wait_all();
+  });
+  if (comm.rank() == 0)
+    std::printf("{\"ranks\":%zu,\"floats\":%zu,\"bucket_kb\":%zu,\"whole_us\":%.1f,\"buckets_us\":%.1f}\n", comm.size(),
+                arena.size(), bucket_kb, whole, buckets);
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   dist::mpi_environment mpi(argc, argv);
   dist::mpi_communicator world;
+  if (argc > 1 && std::strcmp(argv[1], "allreduce") == 0)
+    return time_allreduce(world, argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 256);
   const std::size_t epochs = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2;
   const std::size_t batch = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
   const bool overlap = argc > 3 ? std::atoi(argv[3]) != 0 : true;

@@ -112,9 +112,14 @@ TEST_CASE("20 Adam steps on local batches of 64 / ranks equal one process on bat
 }
 
 TEST_CASE("shuffled epochs with a ragged last batch and a last batch of one row equal one process", "[distributed]") {
-  // 1237 rows: 19 full batches and 21 rows; 1281: 20 full batches and one
-  // row, which leaves every rank but rank 0 without rows.
-  for (std::size_t rows : {1237, 1281}) {
+  // 597 rows: 9 full batches and 21 rows; 641: 10 full batches and one
+  // row, which leaves every rank but rank 0 without rows. Two epochs of
+  // about 10 steps: over many more Adam steps, rounding differences of
+  // 1e-8 can move a hidden unit across ReLU's kink, and Adam turns that
+  // unit's tiny gradient into an update of lr's size (seen after 37 steps
+  // on an AVX-512 build: the losses stay within 3e-6, one weight row moves
+  // by 1e-3), which says nothing about the reduction.
+  for (std::size_t rows : {597, 641}) {
     const auto ds = make_data(rows, rows);
     const train::fit_options o{.epochs = 2, .batch_size = 64, .shuffle = true, .seed = 5};
     for (bool overlap : {true, false}) {
