@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     return time_allreduce(world, argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 256);
   const std::size_t epochs = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2;
   const std::size_t batch = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
-  const bool overlap = argc > 3 ? std::atoi(argv[3]) != 0 : true;
+  const bool overlap = argc > 3 ? std::atoi(argv[3]) != 0 : train::distribute_options{}.overlap;
   const std::size_t bucket_kb = argc > 4 ? std::strtoul(argv[4], nullptr, 10) : 256;
   try {
     const auto train_set = data::fashion_mnist("train");
