@@ -8,10 +8,12 @@
 // --distributed trains data-parallel on MPI: mpirun -np 2 fashion_mnist
 // --distributed. Every rank runs this program; --batch-size is the global
 // batch; rank 0 prints and writes the files.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ingot/ingot.hpp>
 #include <optional>
+
+#include "common/flags.hpp"
+#include "common/training.hpp"
 #ifdef INGOT_HAVE_MPI
 #include <ingot/dist/mpi.hpp>
 #endif
@@ -27,30 +29,11 @@ using NetWithDropout = nn::Sequential<nn::Dense<784, 256>, nn::ReLU, nn::Dropout
                                       nn::Dense<256, 128>, nn::ReLU, nn::Dropout<0.2>,
                                       nn::Dense<128, 10>>;
 
-struct settings {
-  std::size_t epochs = 5, batch_size = 64, warmup_epochs = 1, validation = 0, patience = 0;
-  double lr = 1e-3, weight_decay = 0, momentum = 0.9, clip_grad_norm = 0, require_accuracy = 0;
-  std::uint64_t seed = 42;
+struct settings : examples::common_settings {
+  std::size_t warmup_epochs = 1, validation = 0, patience = 0;
+  double clip_grad_norm = 0;
   std::string optimizer = "adam", schedule = "none";
-  bool progress = false, dropout = false, resume = false, distributed = false;
-  std::string metrics, checkpoint = "fashion_mnist.ckpt.safetensors", save_model = "fashion_mnist.safetensors";
-};
-
-// A metrics file by its extension: CSV (.csv) or JSON lines (.jsonl, .json);
-// a resumed run appends to it.
-struct metrics_log {
-  std::optional<train::CSVLogger> csv;
-  std::optional<train::JSONLinesLogger> jsonl;
-  metrics_log(const std::string& path, bool append) {
-    if (path.empty()) return;
-    if (path.ends_with(".csv")) csv.emplace(path, append);
-    else if (path.ends_with(".jsonl") || path.ends_with(".json")) jsonl.emplace(path, append);
-    else throw std::invalid_argument("--metrics " + path + ": the file name must end in .csv, .jsonl or .json");
-  }
-  void on_epoch_end(const train::epoch_result& r) {
-    if (csv) csv->on_epoch_end(r);
-    if (jsonl) jsonl->on_epoch_end(r);
-  }
+  bool dropout = false, distributed = false;
 };
 
 // The learning rate at each step, torch's way; stepped after every batch.
@@ -111,18 +94,9 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
       std::printf("the checkpoint has done %zu of --epochs %zu already; nothing to train\n", trainer.epochs_done(),
                   s.epochs);
   }
-  metrics_log metrics(s.metrics, s.resume);
+  examples::metrics_log metrics(s.metrics, s.resume);
   auto checkpoint = io::checkpoint_every_epoch(s.checkpoint, trainer, lr);
-  struct optional_progress {
-    std::optional<train::ProgressBar> bar;
-    void on_epoch_begin(std::size_t e) {
-      if (bar) bar->on_epoch_begin(e);
-    }
-    void on_batch_end(const train::batch_result& r) {
-      if (bar) bar->on_batch_end(r);
-    }
-  } progress;
-  if (s.progress) progress.bar.emplace();
+  examples::optional_progress progress(s.progress);
   trainer.fit(
       fit_on,
       {.epochs = s.epochs, .batch_size = s.batch_size, .shuffle = true, .seed = s.seed, .clip_grad_norm = s.clip_grad_norm,
@@ -153,41 +127,26 @@ double run_training(const settings& s, optim::any_optimizer optimizer, const dat
 }
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
-  app.option_defaults()->always_capture_default();
   settings s;
-  std::string data_dir;
-  app.add_option("--epochs", s.epochs, "passes over the 60000 training images")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", s.batch_size, "rows per mini-batch")->check(CLI::PositiveNumber);
-  app.add_option("--lr", s.lr, "learning rate (the peak of onecycle)");
-  app.add_option("--optimizer", s.optimizer, "adam, adamw, sgd (with --momentum), rmsprop or adagrad")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad"}));
-  app.add_option("--weight-decay", s.weight_decay,
-                 "weight decay (AdamW: decoupled; others: L2); never on biases (torch's p.ndim <= 1 recipe)");
-  app.add_option("--momentum", s.momentum, "SGD momentum");
-  app.add_option("--schedule", s.schedule, "learning-rate schedule, stepped every batch")
-      ->check(CLI::IsMember({"none", "step", "cosine", "warmup-cosine", "onecycle"}));
-  app.add_option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
-  app.add_option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
-  app.add_flag("--dropout", s.dropout, "Dropout(p=0.2) after each hidden ReLU");
-  app.add_option("--validation", s.validation,
-                 "hold out N training images, chosen at random from --seed, as a validation set");
-  app.add_option("--early-stopping", s.patience,
-                 "stop after this many epochs without a lower validation loss, and restore the best weights "
-                 "(needs --validation)");
-  app.add_flag("--progress", s.progress, "a progress bar within each epoch");
-  app.add_flag("--distributed", s.distributed,
-               "data-parallel training on MPI: start with mpirun -np N; --batch-size is the global batch");
-  app.add_option("--metrics", s.metrics, "write each epoch's metrics to this file: CSV (.csv) or JSON lines (.jsonl)");
-  app.add_option("--checkpoint", s.checkpoint, "training checkpoint, saved atomically after every epoch");
-  app.add_flag("--resume", s.resume, "continue from --checkpoint up to --epochs in all (same flags as the first run)");
-  app.add_option("--save-model", s.save_model, "final weights as a PyTorch state_dict (safetensors)");
-  app.add_option("--seed", s.seed, "seed for initialisation and shuffling");
-  app.add_option("--data-dir", data_dir,
-                 "folder with the four *-ubyte.gz files (default: $INGOT_FASHION_MNIST_DIR, else "
-                 "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)");
-  app.add_option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
-  CLI11_PARSE(app, argc, argv);
+  s.checkpoint = "fashion_mnist.ckpt.safetensors";
+  s.save_model = "fashion_mnist.safetensors";
+  examples::flags f("Train a 784-256-128-10 MLP on Fashion-MNIST");
+  examples::add_common_flags(f, s);
+  f.option("--optimizer", s.optimizer, "adam, adamw, sgd (with --momentum), rmsprop or adagrad",
+           {"adam", "adamw", "sgd", "rmsprop", "adagrad"});
+  f.option("--schedule", s.schedule, "learning-rate schedule, stepped every batch",
+           {"none", "step", "cosine", "warmup-cosine", "onecycle"});
+  f.option("--warmup-epochs", s.warmup_epochs, "linear warmup of warmup-cosine");
+  f.option("--clip-grad-norm", s.clip_grad_norm, "clip the gradients' 2-norm (0: off)");
+  f.flag("--dropout", s.dropout, "Dropout(p=0.2) after each hidden ReLU");
+  f.option("--validation", s.validation,
+           "hold out N training images, chosen at random from --seed, as a validation set");
+  f.option("--early-stopping", s.patience,
+           "stop after this many epochs without a lower validation loss, and restore the best weights "
+           "(needs --validation)");
+  f.flag("--distributed", s.distributed,
+         "data-parallel training on MPI: start with mpirun -np N; --batch-size is the global batch");
+  if (const auto status = f.parse(argc, argv)) return *status;
 
 #ifdef INGOT_HAVE_MPI
   std::optional<dist::mpi_environment> mpi;
@@ -208,8 +167,8 @@ int main(int argc, char** argv) {
 #endif
   const bool main_rank = comm.rank() == 0;
   try {
-    const auto train_set = data::fashion_mnist("train", data_dir);
-    const auto test_set = data::fashion_mnist("t10k", data_dir);
+    const auto train_set = data::fashion_mnist("train", s.data_dir);
+    const auto test_set = data::fashion_mnist("t10k", s.data_dir);
     if (s.validation >= train_set.rows) throw std::invalid_argument("--validation must leave training images");
     if (s.patience > 0 && s.validation == 0) throw std::invalid_argument("--early-stopping needs --validation N");
     if (s.batch_size > train_set.rows - s.validation)
@@ -220,14 +179,7 @@ int main(int argc, char** argv) {
       std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
                   s.schedule.c_str(), s.batch_size);
     }
-    // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
-    const std::vector<optim::param_group> groups = {{optim::vectors(), {}, 0.0}};
-    const double wd = s.weight_decay;
-    optim::any_optimizer opt = optim::Adam({.lr = s.lr, .weight_decay = wd}, groups);
-    if (s.optimizer == "adamw") opt = optim::AdamW({.lr = s.lr, .weight_decay = wd}, groups);
-    if (s.optimizer == "sgd") opt = optim::SGD({.lr = s.lr, .momentum = s.momentum, .weight_decay = wd}, groups);
-    if (s.optimizer == "rmsprop") opt = optim::RMSprop({.lr = s.lr, .weight_decay = wd}, groups);
-    if (s.optimizer == "adagrad") opt = optim::Adagrad({.lr = s.lr, .weight_decay = wd}, groups);
+    optim::any_optimizer opt = examples::make_optimizer(s.optimizer, s);
     const double accuracy = s.dropout ? run_training<NetWithDropout>(s, std::move(opt), train_set, test_set, comm)
                                       : run_training<Net>(s, std::move(opt), train_set, test_set, comm);
     if (accuracy < s.require_accuracy && main_rank) {

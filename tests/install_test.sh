@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs ingot into a temporary prefix with meson install, then builds and
-# runs a small program of a user's own out of tree: once with pkg-config,
-# once with CMake's find_package(ingot).
+# runs a small program of a user's own out of tree: with pkg-config (header-
+# only, and with INGOT_SEPARATE_COMPILATION), and with CMake's
+# find_package(ingot).
 #   tests/install_test.sh <source root>
 set -eu
 src=$(cd "$1" && pwd)
@@ -20,6 +21,17 @@ echo "  cflags: $cflags"
 echo "  libs:   $libs"
 ${CXX:-c++} -O2 $cflags "$src/tests/install/consumer.cpp" -o "$tmp/consumer_pkgconfig" $libs
 "$tmp/consumer_pkgconfig"
+
+echo "install_test: pkg-config, INGOT_SEPARATE_COMPILATION (the JSON codecs in a translation unit of their own)"
+printf '#include <ingot/separate_compilation.hpp>\n' > "$tmp/ingot_separate.cpp"
+${CXX:-c++} -O2 -DINGOT_SEPARATE_COMPILATION $cflags -c "$tmp/ingot_separate.cpp" -o "$tmp/ingot_separate.o"
+${CXX:-c++} -O2 -DINGOT_SEPARATE_COMPILATION $cflags -c "$src/tests/install/consumer.cpp" -o "$tmp/consumer.o"
+if nm -C "$tmp/consumer.o" | grep -q ' [TW] ingot::io::parse_safetensors'; then
+  echo "install_test: the consumer compiled the safetensors parser although INGOT_SEPARATE_COMPILATION is set" >&2
+  exit 1
+fi
+${CXX:-c++} "$tmp/consumer.o" "$tmp/ingot_separate.o" -o "$tmp/consumer_separate" $libs
+"$tmp/consumer_separate"
 
 echo "install_test: CMake find_package(ingot)"
 cmake=$(command -v /usr/bin/cmake || command -v cmake)

@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <ingot/ingot.hpp>
 #include <ingot/io/checkpoint.hpp>
+#include <ingot/core/paths.hpp>
 
 #include "blobs.hpp"
 #include "fixtures.hpp"
@@ -302,5 +305,76 @@ TEST_CASE("a checkpoint is refused by a trainer it does not fit", "[io][checkpoi
   CHECK_THROWS_WITH(io::load_checkpoint(path, adam, s), Catch::Contains("0 scheduler states; 1 schedulers were given"));
   io::save_state_dict(net, path);
   CHECK_THROWS_WITH(io::load_checkpoint(path, adam), Catch::Contains("not an ingot training checkpoint"));
+  fs::remove_all(scratch());
+}
+
+TEST_CASE("checkpoint metadata round-trips, and damaged metadata is refused with the file named", "[io][checkpoint][errors]") {
+  io::checkpoint_meta m{.epoch = 3,
+                        .random = {7, 1234567890123ull},
+                        .optimizer = "ingot::optim::SGD",
+                        .steps = 41,
+                        .keys = {"momentum_buffer"},
+                        .groups = {{0.1, 0.2, 0.0, 0.9}, {0.05, 0.2, 1e-4, std::numeric_limits<double>::quiet_NaN()}},
+                        .schedulers = {{1.0, 2.5}, {}, {std::numeric_limits<double>::quiet_NaN()}}};
+  const auto meta = io::encode_checkpoint_meta(m);
+  io::safetensors_file file{{}, meta, "run.ckpt"};
+  const io::checkpoint_meta back = io::decode_checkpoint_meta(file);
+  CHECK(back.epoch == 3);
+  CHECK(back.random == m.random);
+  CHECK(back.optimizer == m.optimizer);
+  CHECK(back.steps == 41);
+  CHECK(back.keys == m.keys);
+  REQUIRE(back.groups.size() == 2);
+  CHECK(back.groups[0].momentum == 0.9);
+  CHECK(back.groups[1].weight_decay == 1e-4);
+  CHECK(std::isnan(back.groups[1].momentum));
+  REQUIRE(back.schedulers.size() == 3);
+  CHECK(back.schedulers[0] == std::vector<double>{1.0, 2.5});
+  CHECK(back.schedulers[1].empty());
+  REQUIRE(back.schedulers[2].size() == 1);
+  CHECK(std::isnan(back.schedulers[2][0]));
+
+  auto damaged = [&](const std::string& key, const std::string& value) {
+    io::safetensors_file f{{}, meta, "run.ckpt"};
+    if (value.empty()) f.metadata.erase(key);
+    else f.metadata[key] = value;
+    return f;
+  };
+  using Catch::Contains;
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("random", "")),
+                    Contains("run.ckpt: not an ingot training checkpoint (no 'random' in its metadata"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("format", "ingot-training-checkpoint-0")),
+                    Contains("run.ckpt: checkpoint format 'ingot-training-checkpoint-0'"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("optimizer", "{\"name\": ")),
+                    Contains("run.ckpt: malformed checkpoint metadata"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("optimizer", R"({"name":"x","keys":[],"steps":"many","groups":[]})")),
+                    Contains("run.ckpt: malformed checkpoint metadata"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("random", "[1, 2, 3]")), Contains("run.ckpt: malformed random state"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("schedulers", "{}")), Contains("run.ckpt: malformed scheduler states"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("schedulers", "[[1], 2]")), Contains("run.ckpt: malformed scheduler state"));
+  CHECK_THROWS_WITH(io::decode_checkpoint_meta(damaged("epoch", "three")), Contains("run.ckpt: malformed checkpoint metadata"));
+}
+
+TEST_CASE("paths: folder and file name of a path, and where the temporary file of a save goes", "[io]") {
+  CHECK(paths::folder_prefix("runs/a.csv") == "runs/");
+  CHECK(paths::folder_prefix("a.csv").empty());
+  CHECK(paths::folder_prefix("/a.csv") == "/");
+  CHECK(paths::folder_of("runs/a.csv") == "runs");
+  CHECK(paths::folder_of("a.csv") == ".");
+  CHECK(paths::folder_of("/a.csv") == "/");
+  CHECK(paths::folder_of("x//y/a.csv") == "x//y");
+  CHECK(paths::file_name("runs/a.csv") == "a.csv");
+  CHECK(paths::file_name("a.csv") == "a.csv");
+  CHECK(paths::file_name("runs/").empty());
+  const std::string pid = std::to_string(::getpid());
+  CHECK(io::temporary_path("runs/m.safetensors") == "runs/.m.safetensors.tmp-" + pid);
+  CHECK(io::temporary_path("m.safetensors") == ".m.safetensors.tmp-" + pid);
+  const std::string dir = scratch().string();
+  CHECK(paths::exists(dir));
+  CHECK_FALSE(paths::exists(dir + "/none"));
+  CHECK(paths::file_size_or_zero(dir) == 0);
+  write_bytes(dir + "/five", {1, 2, 3, 4, 5});
+  CHECK(paths::file_size_or_zero(dir + "/five") == 5);
+  CHECK_THROWS_WITH(io::atomic_write(dir + "/", {}), Catch::Contains("it names a folder"));
   fs::remove_all(scratch());
 }

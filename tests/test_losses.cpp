@@ -53,12 +53,12 @@ std::vector<float> tensor(const nlohmann::json& c, const char* key) { return fix
 TEST_CASE("every loss, option and reduction matches torch, value and gradient", "[torch][loss]") {
   const auto f = fixtures::load("loss_options.json");
   using namespace loss;
-  constexpr ce_options smooth_mean{.label_smoothing = 0.1}, smooth_sum{.label_smoothing = 0.1, .reduce = sum};
-  constexpr ce_options weighted_mean{.weighted = true}, weighted_sum{.weighted = true, .reduce = sum};
-  constexpr ce_options ws_mean{.label_smoothing = 0.2, .weighted = true},
+  static constexpr ce_options smooth_mean{.label_smoothing = 0.1}, smooth_sum{.label_smoothing = 0.1, .reduce = sum};
+  static constexpr ce_options weighted_mean{.weighted = true}, weighted_sum{.weighted = true, .reduce = sum};
+  static constexpr ce_options ws_mean{.label_smoothing = 0.2, .weighted = true},
       ws_sum{.label_smoothing = 0.2, .weighted = true, .reduce = sum};
-  constexpr ce_options prob_mean{.probabilities = true}, prob_sum{.probabilities = true, .reduce = sum};
-  constexpr ce_options psw_mean{.label_smoothing = 0.15, .probabilities = true, .weighted = true},
+  static constexpr ce_options prob_mean{.probabilities = true}, prob_sum{.probabilities = true, .reduce = sum};
+  static constexpr ce_options psw_mean{.label_smoothing = 0.15, .probabilities = true, .weighted = true},
       psw_sum{.label_smoothing = 0.15, .probabilities = true, .weighted = true, .reduce = sum};
   const std::map<std::string, std::function<void(const nlohmann::json&)>> runs = {
       {"mse_mean", [](auto& c) { check_case<MSE<>, 11>({}, c); }},

@@ -4,7 +4,7 @@
 # second) and never touches apt.
 set -e
 packages="g++ meson ninja-build pkg-config libboost1.81-dev libxsimd-dev catch2 zlib1g-dev
-nlohmann-json3-dev libcli11-dev dataset-fashion-mnist cmake clang-19 openmpi-bin libopenmpi-dev"
+nlohmann-json3-dev libcli11-dev dataset-fashion-mnist cmake clang-19 libclang-rt-19-dev openmpi-bin libopenmpi-dev"
 missing=""
 for p in $packages; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

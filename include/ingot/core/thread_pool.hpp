@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace ingot {
@@ -52,19 +53,26 @@ class thread_pool {
   // f(thread, threads) on every thread of the pool; returns when all are done.
   template <class F>
   void run(F&& f) {
+    using Fn = std::remove_reference_t<F>;
+    run_job([](void* c, std::size_t t, std::size_t n) { (*static_cast<Fn*>(c))(t, n); },
+            const_cast<void*>(static_cast<const void*>(&f)));
+  }
+
+  // What run does, once for every kind of job: f's body is compiled only in
+  // its small trampoline, not again in each caller with the dispatch around it.
+  void run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx) {
     if (size_ == 1 || inside_run()) {
-      f(std::size_t{0}, std::size_t{1});
+      fn(ctx, 0, 1);
       return;
     }
-    using Fn = std::remove_reference_t<F>;
-    job_fn_ = [](void* c, std::size_t t, std::size_t n) { (*static_cast<Fn*>(c))(t, n); };
-    job_ctx_ = const_cast<void*>(static_cast<const void*>(&f));
+    job_fn_ = fn;
+    job_ctx_ = ctx;
     float_env_ = read_float_env();
     pending_.store(size_ - 1, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_acq_rel);
     generation_.notify_all();
     inside_run() = true;
-    f(std::size_t{0}, size_);
+    fn(ctx, 0, size_);
     inside_run() = false;
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin < spin_limit) {

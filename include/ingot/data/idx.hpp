@@ -11,12 +11,12 @@
 // never with what a header claims.
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "ingot/core/paths.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/format_error.hpp"
 #include "ingot/data/gzip_reader.hpp"
@@ -160,7 +160,7 @@ inline Dataset<std::int32_t> fashion_mnist(const std::string& split, std::string
   const std::string images = dir + "/" + split + "-images-idx3-ubyte.gz";
   const std::string labels = dir + "/" + split + "-labels-idx1-ubyte.gz";
   for (const std::string& f : {images, labels})
-    if (!std::filesystem::exists(f))
+    if (!paths::exists(f))
       throw format_error(f + ": no such file. Fashion-MNIST comes from Debian's package dataset-fashion-mnist "
                              "(apt-get install dataset-fashion-mnist); set INGOT_FASHION_MNIST_DIR to read it from "
                              "another folder");

@@ -10,10 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <cctype>
-#include <filesystem>
 #include <iterator>
 #include <limits>
-#include <fstream>
 #include <span>
 #include <stdexcept>
 #include <string>

@@ -11,11 +11,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
+
+#include "ingot/core/paths.hpp"
 
 namespace ingot::io {
 
@@ -35,14 +36,12 @@ inline std::string os_error(const std::string& what, const std::string& path) {
 
 // The temporary name used for path: hidden, in the same folder, per process.
 inline std::string temporary_path(const std::string& path) {
-  const std::filesystem::path p(path);
-  return (p.parent_path() / (std::string(".").append(p.filename().string()).append(".tmp-").append(std::to_string(::getpid())))).string();
+  return paths::folder_prefix(path) + "." + paths::file_name(path) + ".tmp-" + std::to_string(::getpid());
 }
 
 // Writes the pieces, one after the other, as the whole new content of path.
 inline void atomic_write(const std::string& path, std::span<const std::span<const std::uint8_t>> pieces) {
-  const std::filesystem::path target(path);
-  if (target.filename().empty()) throw io_error("ingot: cannot write to " + path + ": it names a folder");
+  if (paths::file_name(path).empty()) throw io_error("ingot: cannot write to " + path + ": it names a folder");
   const std::string tmp = temporary_path(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error(detail::os_error("cannot create", tmp));
@@ -77,7 +76,7 @@ inline void atomic_write(const std::string& path, std::span<const std::span<cons
     ::unlink(tmp.c_str());
     throw io_error(msg);
   }
-  const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
+  const std::string dir = paths::folder_of(path);
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -18,12 +18,13 @@
 #include <cstring>
 #include <cstdint>
 #include <limits>
+#include <array>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/io/state_dict.hpp"
 #include "ingot/optim/optimizer.hpp"
 
@@ -31,12 +32,34 @@ namespace ingot::io {
 
 inline constexpr const char* checkpoint_format = "ingot-training-checkpoint-1";
 
+// What a checkpoint holds besides tensors. It is written as the file's
+// metadata (JSON strings) by encode_checkpoint_meta and read back, with
+// every field's type checked, by decode_checkpoint_meta (impl/checkpoint_json.hpp).
+struct checkpoint_meta {
+  std::size_t epoch = 0;
+  std::array<std::uint64_t, 2> random{};  // the dropout masks' generator
+  std::string optimizer;                  // its name()
+  std::size_t steps = 0;
+  std::vector<std::string> keys;          // the optimizer's state_keys()
+  std::vector<optim::group_state> groups;
+  std::vector<std::vector<double>> schedulers;  // each one's state()
+};
+INGOT_DECL std::map<std::string, std::string> encode_checkpoint_meta(const checkpoint_meta& m);
+// Throws format_error, naming file.source, when a field is missing or malformed.
+INGOT_DECL checkpoint_meta decode_checkpoint_meta(const safetensors_file& file);
+
 namespace detail {
 inline std::string optimizer_tensor(const std::string& key, const std::string& param) {
   return std::string(training_prefix) + "optimizer." + key + "." + param;
 }
-inline double json_double(const nlohmann::json& v) {
-  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+inline void require_checkpoint_format(const safetensors_file& file) {
+  const auto it = file.metadata.find("format");
+  if (it == file.metadata.end())
+    throw format_error(file.source +
+                       ": not an ingot training checkpoint (no 'format' in its metadata; a weights-only file loads "
+                       "with io::load_state_dict)");
+  if (it->second != checkpoint_format)
+    throw format_error(file.source + ": checkpoint format '" + it->second + "', expected '" + checkpoint_format + "'");
 }
 }  // namespace detail
 
@@ -51,25 +74,15 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Schedulers
     for (const auto& p : opt.params())
       tensors.push_back({detail::optimizer_tensor(key, p.name), dtype_name<T>(), {p.size},
                          as_bytes(opt.template state<T>(p.name, key))});
-  nlohmann::json groups = nlohmann::json::array();
-  for (std::size_t g = 0; g < opt.num_groups(); ++g) {
-    const auto& s = opt.group(g);
-    groups.push_back({{"lr", s.lr}, {"initial_lr", s.initial_lr}, {"weight_decay", s.weight_decay},
-                      {"momentum", std::isnan(s.momentum) ? nlohmann::json() : nlohmann::json(s.momentum)}});
-  }
-  const nlohmann::json optimizer = {
-      {"name", opt.name()}, {"steps", opt.steps()}, {"keys", opt.state_keys()}, {"groups", groups}};
-  nlohmann::json scheds = nlohmann::json::array();
-  (scheds.push_back(schedulers.state()), ...);
-  const auto random = trainer.random_state();
-  const std::map<std::string, std::string> metadata = {
-      {"format", checkpoint_format},
-      {"epoch", std::to_string(trainer.epochs_done())},
-      {"random", nlohmann::json(random).dump()},
-      {"optimizer", optimizer.dump()},
-      {"schedulers", scheds.dump()},
-  };
-  save_safetensors(path, tensors, metadata);
+  checkpoint_meta m{.epoch = trainer.epochs_done(),
+                    .random = trainer.random_state(),
+                    .optimizer = opt.name(),
+                    .steps = opt.steps(),
+                    .keys = opt.state_keys(),
+                    .groups = {},
+                    .schedulers = {schedulers.state()...}};
+  for (std::size_t g = 0; g < opt.num_groups(); ++g) m.groups.push_back(opt.group(g));
+  save_safetensors(path, tensors, encode_checkpoint_meta(m));
 }
 
 // Restores what save_checkpoint saved. The trainer must be built like the
@@ -81,48 +94,22 @@ template <class Trainer, class... Schedulers>
 void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... schedulers) {
   using T = typename Trainer::T;
   const safetensors_file file = load_safetensors(path);
-  auto meta = [&](const std::string& key) -> const std::string& {
-    const auto it = file.metadata.find(key);
-    if (it == file.metadata.end())
-      throw format_error(path + ": not an ingot training checkpoint (no '" + key +
-                         "' in its metadata; a weights-only file loads with io::load_state_dict)");
-    return it->second;
-  };
-  if (meta("format") != checkpoint_format)
-    throw format_error(path + ": checkpoint format '" + meta("format") + "', expected '" + checkpoint_format + "'");
+  detail::require_checkpoint_format(file);
   check_state_dict(trainer.model(), file);
+  const checkpoint_meta m = decode_checkpoint_meta(file);
 
   optim::optimizer_core& opt = trainer.optimizer();
-  nlohmann::json o, scheds, random;
-  std::size_t epoch = 0;
-  try {
-    o = nlohmann::json::parse(meta("optimizer"));
-    scheds = nlohmann::json::parse(meta("schedulers"));
-    random = nlohmann::json::parse(meta("random"));
-    epoch = std::stoull(meta("epoch"));
-    if (o.at("name").get<std::string>() != opt.name())
-      throw format_error(path + ": the checkpoint's optimizer is " + o.at("name").get<std::string>() +
-                         ", the trainer's is " + opt.name());
-    if (o.at("keys").get<std::vector<std::string>>() != opt.state_keys())
-      throw format_error(path + ": the checkpoint's optimizer keeps other state buffers than the trainer's (" +
-                         o.at("keys").dump() + ")");
-    if (o.at("groups").size() != opt.num_groups())
-      throw format_error(path + ": the checkpoint's optimizer has " + std::to_string(o.at("groups").size()) +
-                         " parameter groups, the trainer's " + std::to_string(opt.num_groups()));
-    if (!random.is_array() || random.size() != 2) throw format_error(path + ": malformed random state");
-    random.get<std::array<std::uint64_t, 2>>();
-    o.at("steps").get<std::size_t>();
-    for (const auto& g : o.at("groups")) {
-      g.at("lr").get<double>();
-      g.at("initial_lr").get<double>();
-      g.at("weight_decay").get<double>();
-      detail::json_double(g.at("momentum"));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw format_error(path + ": malformed checkpoint metadata (" + e.what() + ")");
-  } catch (const std::logic_error& e) {
-    throw format_error(path + ": malformed checkpoint metadata (" + e.what() + ")");
+  if (m.optimizer != opt.name())
+    throw format_error(path + ": the checkpoint's optimizer is " + m.optimizer + ", the trainer's is " + opt.name());
+  if (m.keys != opt.state_keys()) {
+    std::string keys;
+    for (const auto& k : m.keys) keys += (keys.empty() ? "" : ", ") + k;
+    throw format_error(path + ": the checkpoint's optimizer keeps other state buffers than the trainer's (" + keys +
+                       ")");
   }
+  if (m.groups.size() != opt.num_groups())
+    throw format_error(path + ": the checkpoint's optimizer has " + std::to_string(m.groups.size()) +
+                       " parameter groups, the trainer's " + std::to_string(opt.num_groups()));
   for (const std::string& key : opt.state_keys())
     for (const auto& p : opt.params()) {
       const std::string name = detail::optimizer_tensor(key, p.name);
@@ -132,19 +119,14 @@ void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... s
         throw format_error(path + ": tensor '" + name + "' is " + t->dtype + " " + shape_string(t->shape) +
                            "; the optimizer needs " + dtype_name<T>() + " [" + std::to_string(p.size) + "]");
     }
-  if (!scheds.is_array() || scheds.size() != sizeof...(Schedulers))
-    throw format_error(path + ": the checkpoint holds " + std::to_string(scheds.is_array() ? scheds.size() : 0) +
+  if (m.schedulers.size() != sizeof...(Schedulers))
+    throw format_error(path + ": the checkpoint holds " + std::to_string(m.schedulers.size()) +
                        " scheduler states; " + std::to_string(sizeof...(Schedulers)) + " schedulers were given");
-  std::vector<std::vector<double>> sched_states;
   {
     std::size_t i = 0;
     auto check = [&](const auto& s) {
-      const auto& j = scheds[i++];
-      if (!j.is_array() || j.size() != s.state().size())
+      if (m.schedulers[i++].size() != s.state().size())
         throw format_error(path + ": scheduler " + std::to_string(i) + "'s state does not fit the scheduler given");
-      std::vector<double> v;
-      for (const auto& x : j) v.push_back(detail::json_double(x));
-      sched_states.push_back(std::move(v));
     };
     (check(schedulers), ...);
     (void)check;
@@ -157,26 +139,21 @@ void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... s
       const auto& t = file.at(detail::optimizer_tensor(key, p.name));
       std::memcpy(opt.template state<T>(p.name, key).data(), t.bytes.data(), t.bytes.size());
     }
-  opt.set_steps(o.at("steps").get<std::size_t>());
-  for (std::size_t g = 0; g < opt.num_groups(); ++g) {
-    const auto& j = o.at("groups")[g];
-    opt.set_group(g, {j.at("lr").get<double>(), j.at("initial_lr").get<double>(), j.at("weight_decay").get<double>(),
-                      detail::json_double(j.at("momentum"))});
-  }
+  opt.set_steps(m.steps);
+  for (std::size_t g = 0; g < opt.num_groups(); ++g) opt.set_group(g, m.groups[g]);
   {
     std::size_t i = 0;
-    (schedulers.load_state(sched_states[i++]), ...);
+    (schedulers.load_state(m.schedulers[i++]), ...);
     (void)i;
   }
   // A scheduler's load sets the learning rates of its step; the saved ones
   // (which a plateau scheduler or a user may have changed) win.
   for (std::size_t g = 0; g < opt.num_groups(); ++g) {
-    const auto& j = o.at("groups")[g];
-    opt.set_lr(j.at("lr").get<double>(), g);
-    opt.set_momentum(detail::json_double(j.at("momentum")), g);
+    opt.set_lr(m.groups[g].lr, g);
+    opt.set_momentum(m.groups[g].momentum, g);
   }
-  trainer.set_random_state(random.get<std::array<std::uint64_t, 2>>());
-  trainer.set_epochs_done(epoch);
+  trainer.set_random_state(m.random);
+  trainer.set_epochs_done(m.epoch);
 }
 
 // A fit callback that saves a checkpoint after every epoch. Pass it after
@@ -200,3 +177,7 @@ checkpoint_each_epoch<Trainer, Schedulers...> checkpoint_every_epoch(std::string
 }
 
 }  // namespace ingot::io
+
+#ifndef INGOT_SEPARATE_COMPILATION
+#include "ingot/io/impl/checkpoint_json.hpp"
+#endif

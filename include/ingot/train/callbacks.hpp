@@ -9,13 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "ingot/core/paths.hpp"
 #include "ingot/train/trainer.hpp"
 
 namespace ingot::train {
@@ -136,10 +136,9 @@ inline double validation_metric(const eval_result& v, std::size_t i) {
 class log_file {
  public:
   log_file(std::string path, bool append) : path_(std::move(path)), append_(append) {
-    std::filesystem::path dir = std::filesystem::path(path_).parent_path();
-    if (dir.empty()) dir = ".";
+    const std::string dir = paths::folder_of(path_);
     if (::access(dir.c_str(), W_OK) != 0)
-      throw std::runtime_error("ingot: cannot write the log " + path_ + ": its folder " + dir.string() +
+      throw std::runtime_error("ingot: cannot write the log " + path_ + ": its folder " + dir +
                                " does not exist or is not writable");
   }
   log_file(const log_file&) = delete;
@@ -190,8 +189,7 @@ class CSVLogger {
 
  private:
   static bool has_content(const std::string& path) {
-    std::error_code ec;
-    return std::filesystem::file_size(path, ec) > 0 && !ec;
+    return paths::file_size_or_zero(path) > 0;
   }
   bool header_ = false;
   detail::log_file log_;
