@@ -18,8 +18,16 @@ void flags::option(const std::string& name, unsigned long& value, const std::str
                    unsigned long max) {
   CLI::Option* o = impl_->app.add_option(name, value, help);
   const bool unbounded = max == std::numeric_limits<unsigned long>::max();
-  if (min == 1 && unbounded) o->check(CLI::PositiveNumber);
-  else if (min > 0 || !unbounded) o->check(CLI::Range(min, max));
+  if (min == 0 && unbounded) return;
+  const std::string bounds =
+      unbounded ? "at least " + std::to_string(min) : "from " + std::to_string(min) + " to " + std::to_string(max);
+  o->check(CLI::Validator(
+      [=](std::string& text) -> std::string {
+        unsigned long v = 0;
+        const bool number = CLI::detail::lexical_cast(text, v);
+        return number && v >= min && v <= max ? std::string() : "Value " + text + " is not " + bounds;
+      },
+      bounds));
 }
 void flags::option(const std::string& name, unsigned long long& value, const std::string& help) {
   impl_->app.add_option(name, value, help);
