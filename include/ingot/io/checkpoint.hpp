@@ -14,11 +14,9 @@
 // Saving is atomic (atomic_file.hpp); loading checks the whole file against
 // the trainer (model names and shapes, optimizer kind, keys and sizes,
 // scheduler count) before it changes anything.
-#include <cmath>
-#include <cstring>
-#include <cstdint>
-#include <limits>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>

@@ -13,12 +13,10 @@
 //
 // Depends only on nlohmann-json (in impl/safetensors_json.hpp, the parser
 // and writer of the header) and the standard library.
-#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <map>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>

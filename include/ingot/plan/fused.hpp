@@ -121,8 +121,7 @@ struct fused_pass {
       for (; j < c1; ++j) out[j] = skeleton_eval<Skel>::template at<T, false>(a, i, j);
     }
   }
-  // The first n values, as one run (every input is full or scalar).
-  INGOT_SHARED_CODE static void flat(const pass_args<T>& a, std::size_t n) { flat_range(a, 0, n); }
+  // Values [k0, k1) as one run (every input is full or scalar).
   INGOT_SHARED_CODE static void flat_range(const pass_args<T>& a, std::size_t k0, std::size_t k1) {
     using V = simd::vec<T>;
     constexpr std::size_t W = simd::width<T>;

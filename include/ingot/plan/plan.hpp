@@ -626,7 +626,7 @@ class basic_plan {
     const std::size_t n = rows * cols;
     thread_pool& threads = pool();
     if (n < parallel_pass_min_values || threads.size() == 1) {
-      if constexpr (Flat) Pass::flat(a, n);
+      if constexpr (Flat) Pass::flat_range(a, 0, n);
       else Pass::rows(a, 0, rows, 0, cols);
       return;
     }
