@@ -1,10 +1,11 @@
 #pragma once
 // Mean and biased variance of a row-major [rows x cols] block, per column
-// (over the rows) or per row (over the columns), in two passes: the mean,
-// then the mean squared deviation from it.
+// (over the rows, split across the threads) or per row (over the columns),
+// in two passes: the mean, then the mean squared deviation from it.
 #include <cstddef>
 #include <type_traits>
 
+#include "ingot/simd/column_sums.hpp"
 #include "ingot/simd/math.hpp"
 
 namespace ingot::simd {
@@ -12,19 +13,22 @@ namespace ingot::simd {
 template <class T>
 void column_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var) {
   const T inv = T(1) / static_cast<T>(rows);
-  for (std::size_t j = 0; j < cols; ++j) mean[j] = var[j] = T(0);
-  for (std::size_t i = 0; i < rows; ++i) {
-    const T* xi = x + i * cols;
-    for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(mean + j, simd::load<U>(mean + j) + simd::load<U>(xi + j)); });
-  }
+  column_sums(rows, cols, mean, [&](std::size_t i0, std::size_t i1, T* acc) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* xi = x + i * cols;
+      for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(acc + j, simd::load<U>(acc + j) + simd::load<U>(xi + j)); });
+    }
+  });
   for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(mean + j, simd::load<U>(mean + j) * U(inv)); });
-  for (std::size_t i = 0; i < rows; ++i) {
-    const T* xi = x + i * cols;
-    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-      const U d = simd::load<U>(xi + j) - simd::load<U>(mean + j);
-      simd::store(var + j, fma(d, d, simd::load<U>(var + j)));
-    });
-  }
+  column_sums(rows, cols, var, [&](std::size_t i0, std::size_t i1, T* acc) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* xi = x + i * cols;
+      for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
+        const U d = simd::load<U>(xi + j) - simd::load<U>(mean + j);
+        simd::store(acc + j, fma(d, d, simd::load<U>(acc + j)));
+      });
+    }
+  });
   for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(var + j, simd::load<U>(var + j) * U(inv)); });
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "ingot/expr/elementwise.hpp"
+#include "ingot/simd/column_sums.hpp"
 
 namespace ingot::expr {
 
@@ -37,12 +38,15 @@ struct sum_kernel {
       }
       out[0] = simd::hsum(acc) + tail;
     } else if constexpr (Axis == 0) {
-      for (std::size_t j = 0; j < C; ++j) out[j] = T(0);
-      for (std::size_t i = 0; i < rows; ++i) {
-        std::size_t j = 0;
-        for (; j + W <= C; j += W) simd::store(out + j, simd::load<V>(out + j) + ctx.template load<V, false>(i, j));
-        for (; j < C; ++j) out[j] += ctx.template load<T, false>(i, j);
-      }
+      // Split by rows across the threads (a bias gradient or a BatchNorm
+      // statistic sums every pixel of a batch of images).
+      simd::column_sums(rows, C, out, [&](std::size_t i0, std::size_t i1, T* acc) {
+        for (std::size_t i = i0; i < i1; ++i) {
+          std::size_t j = 0;
+          for (; j + W <= C; j += W) simd::store(acc + j, simd::load<V>(acc + j) + ctx.template load<V, false>(i, j));
+          for (; j < C; ++j) acc[j] += ctx.template load<T, false>(i, j);
+        }
+      });
     } else {
       for (std::size_t i = ctx.row_begin(); i < ctx.row_end(); ++i) {
         V acc(T(0));
