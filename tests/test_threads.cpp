@@ -3,6 +3,7 @@
 // its epilogue on every tile once); and training on two threads gives the
 // losses and weights of one thread exactly, run after run.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include <ingot/ingot.hpp>
 #include <vector>
@@ -97,6 +98,50 @@ TEST_CASE("a GEMM split across threads equals the one-thread GEMM bit for bit", 
     same_on_threads<false, true>(s[0], s[1], s[2]);
     same_on_threads<true, false>(s[0], s[1], s[2]);
     same_on_threads<true, true>(s[0], s[1], s[2]);
+  }
+  set_num_threads(0);
+}
+
+TEST_CASE("column sums and moments split by rows: the one-thread sums within rounding, identical run after run", "[threads][reduce]") {
+  // Sizes on both sides of the split threshold, column counts off the SIMD width.
+  const std::size_t shapes[][2] = {{50176, 32}, {1003, 37}, {12544, 64}, {7, 5}};
+  for (auto& s : shapes) {
+    const std::size_t rows = s[0], cols = s[1];
+    rng g(rows + cols);
+    std::vector<float> x(rows * cols);
+    g.fill_normal(std::span<float>(x));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 3 + 2 * x[i] + static_cast<float>(i % cols);
+    std::vector<double> want_mean(cols, 0), want_var(cols, 0);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j) want_mean[j] += x[i * cols + j];
+    for (auto& m : want_mean) m /= static_cast<double>(rows);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j) want_var[j] += (x[i * cols + j] - want_mean[j]) * (x[i * cols + j] - want_mean[j]);
+    for (auto& v : want_var) v /= static_cast<double>(rows);
+    auto moments_on = [&](std::size_t threads) {
+      set_num_threads(threads);
+      std::vector<float> m(cols), v(cols);
+      simd::column_moments(x.data(), rows, cols, m.data(), v.data());
+      m.insert(m.end(), v.begin(), v.end());
+      return m;
+    };
+    const auto one = moments_on(1), two = moments_on(2), again = moments_on(2);
+    CHECK(std::memcmp(two.data(), again.data(), two.size() * sizeof(float)) == 0);
+    for (std::size_t j = 0; j < cols; ++j) {
+      INFO("rows " << rows << " column " << j);
+      CHECK(std::abs(two[j] - want_mean[j]) <= 1e-5 * (1 + std::abs(want_mean[j])));
+      CHECK(std::abs(two[cols + j] - want_var[j]) <= 1e-4 * want_var[j]);
+      CHECK(std::abs(one[j] - want_mean[j]) <= 1e-4 * (1 + std::abs(want_mean[j])));
+      CHECK(std::abs(one[cols + j] - want_var[j]) <= 1e-4 * want_var[j]);
+    }
+    // Inside another parallel loop the sums run on the calling thread alone
+    // and give the one-thread result exactly.
+    set_num_threads(2);
+    std::vector<float> nested(2 * cols);
+    pool().run([&](std::size_t t, std::size_t) {
+      if (t == 0) simd::column_moments(x.data(), rows, cols, nested.data(), nested.data() + cols);
+    });
+    CHECK(std::memcmp(nested.data(), one.data(), one.size() * sizeof(float)) == 0);
   }
   set_num_threads(0);
 }
