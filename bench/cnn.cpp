@@ -4,7 +4,7 @@
 // compared), Adam 1e-3, training steps on contiguous batches of the
 // training images.
 //   bench_cnn time BATCH STEPS RUNS THREADS   seconds per step, one JSON line
-//   bench_cnn check BATCH STEPS DIR           writes DIR/cnn.safetensors (the initial
+//   bench_cnn check BATCH STEPS DIR [THREADS] writes DIR/cnn.safetensors (the initial
 //                                             weights) and the losses of STEPS steps
 #include <chrono>
 #include <cstdio>
@@ -55,7 +55,8 @@ int time_steps(std::size_t batch, std::size_t steps, int runs, std::size_t threa
   return 0;
 }
 
-int check(std::size_t batch, std::size_t steps, const std::string& dir) {
+int check(std::size_t batch, std::size_t steps, const std::string& dir, std::size_t threads) {
+  set_num_threads(threads);
   const auto train_set = data::fashion_mnist("train");
   Cnn net{init::seed(1)};
   io::save_state_dict(net, dir + "/cnn.safetensors");
@@ -75,8 +76,8 @@ int main(int argc, char** argv) {
     const std::string cmd = argc > 1 ? argv[1] : "";
     auto arg = [&](int i) { return std::strtoul(argv[i], nullptr, 10); };
     if (cmd == "time" && argc == 6) return time_steps(arg(2), arg(3), static_cast<int>(arg(4)), arg(5));
-    if (cmd == "check" && argc == 5) return check(arg(2), arg(3), argv[4]);
-    std::fprintf(stderr, "usage: bench_cnn time BATCH STEPS RUNS THREADS | check BATCH STEPS DIR\n");
+    if (cmd == "check" && (argc == 5 || argc == 6)) return check(arg(2), arg(3), argv[4], argc == 6 ? arg(5) : 0);
+    std::fprintf(stderr, "usage: bench_cnn time BATCH STEPS RUNS THREADS | check BATCH STEPS DIR [THREADS]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cnn: %s\n", e.what());

@@ -1,14 +1,19 @@
 #pragma once
 // Sums over the rows of a [rows x cols] operand (one value per column: the
-// batch statistics of BatchNorm, a bias gradient), split across the pool's
-// threads by contiguous ranges of rows. Each thread sums its rows into its
-// own partial row and the partial rows are then added in thread order, so
-// the result depends on the thread count but never on timing; on one thread,
-// or for an operand too small to wake the workers, it is the plain sum down
-// the rows.
+// batch statistics of BatchNorm, a bias gradient over every pixel of a
+// batch of images), as a sum of partial sums over fixed chunks of rows.
+//
+// The chunks depend on the row count alone: each chunk is summed down its
+// rows into a partial row of its own, the chunks are dealt out to the pool's
+// threads, and the partial rows are added in chunk order at the end. The
+// result is therefore the same for every thread count, and the rounding
+// error grows with the chunk length plus the number of chunks rather than
+// with the row count (a running float sum over the 50,176 pixels of a
+// 28 x 28 batch of 64 moved a CNN's first loss by 1.5e-6 against PyTorch).
 #include <algorithm>
 #include <cstddef>
 
+#include "ingot/core/aligned.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/core/worker_buffer.hpp"
 #include "ingot/simd/math.hpp"
@@ -18,41 +23,50 @@ namespace ingot::simd {
 namespace detail {
 struct column_sums_tag {};
 
+// At most this many chunks, of at least this many rows.
+inline constexpr std::size_t column_sums_max_chunks = 64;
+inline constexpr std::size_t column_sums_min_chunk = 256;
 // Operands smaller than this are summed by the calling thread alone (a run
 // of the pool costs about a microsecond).
 inline constexpr std::size_t column_sums_parallel_min = std::size_t{1} << 15;
 }  // namespace detail
 
-// out[j] = sum over rows i of the rows added by add_rows(i0, i1, acc), which
-// adds rows [i0, i1) into the zeroed row acc (cols values).
+// out[j] = sum over rows i of row i, where add_rows(i0, i1, acc) adds rows
+// [i0, i1) into the zeroed row acc of cols values.
 template <class T, class AddRows>
 void column_sums(std::size_t rows, std::size_t cols, T* out, AddRows&& add_rows) {
-  thread_pool& threads = pool();
-  const std::size_t used =
-      rows * cols < detail::column_sums_parallel_min ? 1 : std::min(threads.size(), rows);
-  if (used <= 1) {
-    for (std::size_t j = 0; j < cols; ++j) out[j] = T(0);
+  for (std::size_t j = 0; j < cols; ++j) out[j] = T(0);
+  if (rows <= detail::column_sums_min_chunk) {
     add_rows(std::size_t{0}, rows, out);
     return;
   }
-  constexpr std::size_t max_threads = 256;
-  T* partial[max_threads] = {};
-  std::size_t parts = 1;
-  threads.run([&](std::size_t t, std::size_t n) {
-    // n is 1 when this runs inside another parallel loop: thread 0 takes all rows.
-    const std::size_t k = std::min({used, n, max_threads});
-    if (t >= k) return;
-    if (t == 0) parts = k;
-    const thread_range r = share(rows, t, k);
-    T* acc = t == 0 ? out : worker_buffer<T, detail::column_sums_tag>(cols);
-    for (std::size_t j = 0; j < cols; ++j) acc[j] = T(0);
-    add_rows(r.begin, r.end, acc);
-    partial[t] = acc;
-  });
-  for (std::size_t t = 1; t < parts; ++t)
-    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-      simd::store(out + j, simd::load<U>(out + j) + simd::load<U>(partial[t] + j));
+  const std::size_t chunk =
+      std::max(detail::column_sums_min_chunk, (rows + detail::column_sums_max_chunks - 1) / detail::column_sums_max_chunks);
+  const std::size_t chunks = (rows + chunk - 1) / chunk;
+  const std::size_t stride = padded<T>(cols);
+  // The calling thread's buffer; the workers write their chunks' rows into it.
+  T* partial = worker_buffer<T, detail::column_sums_tag>(chunks * stride);
+  auto sum_chunks = [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) {
+      T* acc = partial + c * stride;
+      for (std::size_t j = 0; j < cols; ++j) acc[j] = T(0);
+      add_rows(c * chunk, std::min(rows, (c + 1) * chunk), acc);
+    }
+  };
+  if (rows * cols < detail::column_sums_parallel_min) {
+    sum_chunks(0, chunks);
+  } else {
+    pool().run([&](std::size_t t, std::size_t n) {
+      const thread_range r = share(chunks, t, n);
+      sum_chunks(r.begin, r.end);
     });
+  }
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const T* acc = partial + c * stride;
+    for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
+      simd::store(out + j, simd::load<U>(out + j) + simd::load<U>(acc + j));
+    });
+  }
 }
 
 }  // namespace ingot::simd

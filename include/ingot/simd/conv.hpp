@@ -217,36 +217,54 @@ void conv_input_grad(const conv_geometry& g, std::size_t batch, const T* dy, con
 }
 
 // dw[OC, K] = dy^T col(x), summed per thread over its blocks of output
-// pixels, then over threads in thread order. Each block's product is formed
-// transposed, dw^T[K, OC] = col^T dy, so that its columns are the output
-// channels (a full register tile from 32 channels up) rather than K, which
-// is as small as 9 for a first layer.
+// pixels, then over threads in thread order. When K fills a register tile
+// the block's product is formed as it stands (op(A) = dy^T, a block of only
+// OC x pixels to pack; B = the patch rows, packed with vector copies). A
+// narrower K (9 for a first layer) would waste most of each tile, so there
+// the product is formed transposed, dw^T[K, OC] = col^T dy, with the output
+// channels as its columns, and transposed at the end.
 template <class T>
 void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, const T* dy, T* dw, T* scratch) {
   const std::size_t P = batch * g.out_pixels(), K = g.K(), OC = g.OC, mb = detail::conv_block_rows<T>(g);
   const std::size_t blocks = (P + mb - 1) / mb;
+  const bool direct = K >= gemm_blocking<T>::NR;
+  if (P == 0) {
+    std::fill_n(dw, OC * K, T(0));
+    return;
+  }
   constexpr std::size_t max_threads = 256;
   T* partial[max_threads] = {};
   thread_pool& threads = pool();
   const std::size_t used = std::min({threads.size(), blocks, max_threads});
-  threads.run([&](std::size_t t, std::size_t) {
-    if (t >= used) return;
-    const auto [b0, b1] = share(blocks, t, used);
+  std::size_t parts = 1;
+  threads.run([&](std::size_t t, std::size_t n) {
+    // n is 1 when this runs inside another parallel loop: thread 0 takes every block.
+    const std::size_t k = std::min(used, n);
+    if (t >= k) return;
+    if (t == 0) parts = k;
+    const auto [b0, b1] = share(blocks, t, k);
     const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
       detail::im2col(g, x, p0, p1, sc.col);
       T* out = blk == b0 ? sc.acc : sc.tmp;
-      gemm<true, false>(K, OC, p1 - p0, sc.col, K, dy + p0 * OC, OC, out, OC, sc.pack_a, sc.pack_b);
+      if (direct) gemm<true, false>(OC, K, p1 - p0, dy + p0 * OC, OC, sc.col, K, out, K, sc.pack_a, sc.pack_b);
+      else gemm<true, false>(K, OC, p1 - p0, sc.col, K, dy + p0 * OC, OC, out, OC, sc.pack_a, sc.pack_b);
       if (blk != b0)
-        for (std::size_t i = 0; i < OC * K; ++i) sc.acc[i] += sc.tmp[i];
+        for_each_batch<T>(OC * K, [&]<class U>(std::size_t i) {
+          simd::store(sc.acc + i, simd::load<U>(sc.acc + i) + simd::load<U>(sc.tmp + i));
+        });
     }
     partial[t] = sc.acc;
   });
-  for (std::size_t t = 1; t < used; ++t)
+  for (std::size_t t = 1; t < parts; ++t)
     for (std::size_t i = 0; i < OC * K; ++i) partial[0][i] += partial[t][i];
-  for (std::size_t o = 0; o < OC; ++o)
-    for (std::size_t k = 0; k < K; ++k) dw[o * K + k] = partial[0][k * OC + o];
+  if (direct) {
+    std::copy_n(partial[0], OC * K, dw);
+  } else {
+    for (std::size_t o = 0; o < OC; ++o)
+      for (std::size_t k = 0; k < K; ++k) dw[o * K + k] = partial[0][k * OC + o];
+  }
 }
 
 }  // namespace ingot::simd
