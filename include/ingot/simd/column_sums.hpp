@@ -44,8 +44,10 @@ void column_sums(std::size_t rows, std::size_t cols, T* out, AddRows&& add_rows)
       std::max(detail::column_sums_min_chunk, (rows + detail::column_sums_max_chunks - 1) / detail::column_sums_max_chunks);
   const std::size_t chunks = (rows + chunk - 1) / chunk;
   const std::size_t stride = padded<T>(cols);
-  // The calling thread's buffer; the workers write their chunks' rows into it.
-  T* partial = worker_buffer<T, detail::column_sums_tag>(chunks * stride);
+  // The calling thread's buffer; the workers write their chunks' rows into
+  // it. Always room for the most chunks, so that a larger batch after a
+  // smaller one does not allocate inside a step.
+  T* partial = worker_buffer<T, detail::column_sums_tag>(detail::column_sums_max_chunks * stride);
   auto sum_chunks = [&](std::size_t c0, std::size_t c1) {
     for (std::size_t c = c0; c < c1; ++c) {
       T* acc = partial + c * stride;
