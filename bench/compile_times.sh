@@ -2,9 +2,10 @@
 # Compile time and peak compiler memory of each example and of deep models,
 # so that changes to the compile-time core can be compared like run time.
 #   - each example as the build compiles it (INGOT_SEPARATE_COMPILATION: the
-#     JSON codecs and the examples' flag parsing are compiled once, in the
-#     two translation units listed after them), and the CNN example
-#     header-only, as a one-file program compiles it;
+#     model-independent code, float kernels included, and the examples' flag
+#     parsing and shared functions are compiled once, in the translation
+#     units listed after them), and the CNN example header-only, as a
+#     one-file program compiles it;
 #   - MLPs of N hidden layers (Dense<32, 32> + Tanh), trained with CE and Adam
 #     (one translation unit with a train step);
 #   - the same with BatchNorm1d and Dropout after every hidden Dense.
@@ -46,6 +47,7 @@ done
 measure "examples/ingot_separate_compilation.cpp (once per program)" examples/ingot_separate_compilation.cpp \
   -DINGOT_SEPARATE_COMPILATION
 measure "examples/common/flags.cpp (CLI11, once per program)" examples/common/flags.cpp
+measure "examples/common/training.cpp (once per program)" examples/common/training.cpp -DINGOT_SEPARATE_COMPILATION
 measure "examples/fashion_mnist_cnn.cpp, header-only" examples/fashion_mnist_cnn.cpp
 for n in ${*:-4 16 32 64}; do
   layers=$(yes 'ingot::nn::Dense<32, 32>, ingot::nn::Tanh' | head -n "$n" | paste -sd, -)

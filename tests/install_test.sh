@@ -22,14 +22,23 @@ echo "  libs:   $libs"
 ${CXX:-c++} -O2 $cflags "$src/tests/install/consumer.cpp" -o "$tmp/consumer_pkgconfig" $libs
 "$tmp/consumer_pkgconfig"
 
-echo "install_test: pkg-config, INGOT_SEPARATE_COMPILATION (the JSON codecs in a translation unit of their own)"
+echo "install_test: pkg-config, INGOT_SEPARATE_COMPILATION (the model-independent code in a translation unit of its own)"
 printf '#include <ingot/separate_compilation.hpp>\n' > "$tmp/ingot_separate.cpp"
 ${CXX:-c++} -O2 -DINGOT_SEPARATE_COMPILATION $cflags -c "$tmp/ingot_separate.cpp" -o "$tmp/ingot_separate.o"
 ${CXX:-c++} -O2 -DINGOT_SEPARATE_COMPILATION $cflags -c "$src/tests/install/consumer.cpp" -o "$tmp/consumer.o"
-if nm -C "$tmp/consumer.o" | grep -q ' [TW] ingot::io::parse_safetensors'; then
-  echo "install_test: the consumer compiled the safetensors parser although INGOT_SEPARATE_COMPILATION is set" >&2
-  exit 1
-fi
+# The consumer must call, not compile, the model-independent code: the
+# safetensors parser, the float GEMM, SGD's step and the data loader.
+for symbol in 'ingot::io::parse_safetensors' 'void ingot::simd::gemm<' \
+              'void ingot::optim::optimizer<ingot::optim::SGD>::step<float>' 'ingot::data::DataLoader<float>::next'; do
+  if nm -C "$tmp/consumer.o" | grep -F " $symbol" | grep -q ' [TW] '; then
+    echo "install_test: the consumer compiled $symbol although INGOT_SEPARATE_COMPILATION is set" >&2
+    exit 1
+  fi
+  if ! nm -C "$tmp/ingot_separate.o" | grep -F " $symbol" | grep -q ' [TW] '; then
+    echo "install_test: ingot/separate_compilation.hpp did not compile $symbol" >&2
+    exit 1
+  fi
+done
 ${CXX:-c++} "$tmp/consumer.o" "$tmp/ingot_separate.o" -o "$tmp/consumer_separate" $libs
 "$tmp/consumer_separate"
 

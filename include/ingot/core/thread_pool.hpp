@@ -32,21 +32,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "ingot/core/config.hpp"
+
 namespace ingot {
 
 class thread_pool {
  public:
-  explicit thread_pool(std::size_t threads) : size_(threads == 0 ? 1 : threads) {
-    for (std::size_t t = 1; t < size_; ++t) workers_.emplace_back([this, t] { work(t); });
-  }
+  explicit thread_pool(std::size_t threads);
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
-  ~thread_pool() {
-    stop_.store(true, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    generation_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
+  ~thread_pool();
 
   std::size_t size() const { return size_; }
 
@@ -60,29 +55,7 @@ class thread_pool {
 
   // What run does, once for every kind of job: f's body is compiled only in
   // its small trampoline, not again in each caller with the dispatch around it.
-  void run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx) {
-    if (size_ == 1 || inside_run()) {
-      fn(ctx, 0, 1);
-      return;
-    }
-    job_fn_ = fn;
-    job_ctx_ = ctx;
-    float_env_ = read_float_env();
-    pending_.store(size_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    generation_.notify_all();
-    inside_run() = true;
-    fn(ctx, 0, size_);
-    inside_run() = false;
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin < spin_limit) {
-        pause();
-      } else {
-        const std::size_t left = pending_.load(std::memory_order_acquire);
-        if (left != 0) pending_.wait(left, std::memory_order_acquire);
-      }
-    }
-  }
+  void run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx);
 
  private:
   static constexpr int spin_limit = 1 << 14;
@@ -108,26 +81,7 @@ class thread_pool {
     return inside;
   }
 
-  void work(std::size_t t) {
-    inside_run() = true;
-    std::uint64_t seen = 0;
-    for (;;) {
-      std::uint64_t g = generation_.load(std::memory_order_acquire);
-      for (int spin = 0; g == seen && spin < spin_limit; ++spin) {
-        pause();
-        g = generation_.load(std::memory_order_acquire);
-      }
-      while (g == seen) {
-        generation_.wait(seen, std::memory_order_acquire);
-        g = generation_.load(std::memory_order_acquire);
-      }
-      seen = g;
-      if (stop_.load(std::memory_order_acquire)) return;
-      if (read_float_env() != float_env_) write_float_env(float_env_);
-      job_fn_(job_ctx_, t, size_);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
-    }
-  }
+  void work(std::size_t t);
 
   std::size_t size_;
   std::vector<std::thread> workers_;
@@ -140,35 +94,27 @@ class thread_pool {
 };
 
 // The cores this process may run on.
-inline std::size_t available_cores() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return static_cast<std::size_t>(n);
-  }
-  const unsigned h = std::thread::hardware_concurrency();
-  return h ? h : 1;
-}
+INGOT_DECL std::size_t available_cores();
 
 namespace detail {
 inline std::unique_ptr<thread_pool>& pool_slot() {
   static std::unique_ptr<thread_pool> pool;
   return pool;
 }
+// Makes the pool on first use (out of line: the threads' start-up code is
+// compiled once).
+INGOT_DECL thread_pool& make_pool();
 }  // namespace detail
 
 // The process-wide pool that ingot's loops use (made on first use).
 inline thread_pool& pool() {
   auto& p = detail::pool_slot();
-  if (!p) p = std::make_unique<thread_pool>(available_cores());
-  return *p;
+  return p ? *p : detail::make_pool();
 }
 
 // Threads for training from now on (torch.set_num_threads); 0 means the
 // available cores. Not to be called while a step runs.
-inline void set_num_threads(std::size_t n) {
-  detail::pool_slot() = std::make_unique<thread_pool>(n == 0 ? available_cores() : n);
-}
+INGOT_DECL void set_num_threads(std::size_t n);
 inline std::size_t get_num_threads() { return pool().size(); }
 
 // The static share of [0, n) of thread t of `threads`, in whole units of `grain`.
@@ -180,5 +126,83 @@ inline thread_range share(std::size_t n, std::size_t t, std::size_t threads, std
   const std::size_t b = units * t / threads * grain, e = units * (t + 1) / threads * grain;
   return {b < n ? b : n, e < n ? e : n};
 }
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL thread_pool::thread_pool(std::size_t threads) : size_(threads == 0 ? 1 : threads) {
+  for (std::size_t t = 1; t < size_; ++t) workers_.emplace_back([this, t] { work(t); });
+}
+
+INGOT_DECL thread_pool::~thread_pool() {
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+INGOT_DECL void thread_pool::run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx) {
+  if (size_ == 1 || inside_run()) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  job_fn_ = fn;
+  job_ctx_ = ctx;
+  float_env_ = read_float_env();
+  pending_.store(size_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  inside_run() = true;
+  fn(ctx, 0, size_);
+  inside_run() = false;
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < spin_limit) {
+      pause();
+    } else {
+      const std::size_t left = pending_.load(std::memory_order_acquire);
+      if (left != 0) pending_.wait(left, std::memory_order_acquire);
+    }
+  }
+}
+
+INGOT_DECL void thread_pool::work(std::size_t t) {
+  inside_run() = true;
+  std::uint64_t seen = 0;
+  for (;;) {
+    std::uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; g == seen && spin < spin_limit; ++spin) {
+      pause();
+      g = generation_.load(std::memory_order_acquire);
+    }
+    while (g == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      g = generation_.load(std::memory_order_acquire);
+    }
+    seen = g;
+    if (stop_.load(std::memory_order_acquire)) return;
+    if (read_float_env() != float_env_) write_float_env(float_env_);
+    job_fn_(job_ctx_, t, size_);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+  }
+}
+
+INGOT_DECL std::size_t available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<std::size_t>(n);
+  }
+  const unsigned h = std::thread::hardware_concurrency();
+  return h ? h : 1;
+}
+
+INGOT_DECL void set_num_threads(std::size_t n) {
+  detail::pool_slot() = std::make_unique<thread_pool>(n == 0 ? available_cores() : n);
+}
+
+INGOT_DECL thread_pool& detail::make_pool() {
+  auto& p = pool_slot();
+  if (!p) p = std::make_unique<thread_pool>(available_cores());
+  return *p;
+}
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/paths.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/format_error.hpp"
@@ -32,7 +33,37 @@ struct idx_array {
 };
 
 namespace detail {
-inline idx_array read_idx_from(gzip_reader& in) {
+INGOT_DECL idx_array read_idx_from(gzip_reader& in);
+}  // namespace detail
+
+// An IDX file of unsigned bytes: magic 00 00 08 <ndims>, then ndims
+// big-endian uint32 sizes, then the data.
+INGOT_DECL idx_array read_idx(const std::string& path);
+// The same from bytes in memory (a whole file, gzipped or not).
+INGOT_DECL idx_array read_idx(std::span<const std::uint8_t> bytes, const std::string& name);
+
+// Images (n x rows x cols) scaled to [0, 1] and their labels, checked to
+// agree in count and to lie in [0, classes). image_shape, when given, is
+// the shape every image must have (e.g. {28, 28}).
+INGOT_DECL Dataset<std::int32_t> idx_classification(const idx_array& images, const std::string& images_name,
+                                                    const idx_array& labels, const std::string& labels_name,
+                                                    std::size_t classes, std::vector<std::uint32_t> image_shape = {});
+
+INGOT_DECL Dataset<std::int32_t> read_idx_classification(const std::string& images_path,
+                                                         const std::string& labels_path, std::size_t classes,
+                                                         std::vector<std::uint32_t> image_shape = {});
+
+// The folder Fashion-MNIST is read from: dir when given, else the
+// INGOT_FASHION_MNIST_DIR environment variable, else where Debian's
+// dataset-fashion-mnist package puts it.
+INGOT_DECL std::string fashion_mnist_dir(std::string dir = "");
+
+// Fashion-MNIST, split "train" (60000) or "t10k" (10000): 28x28 images
+// scaled to [0, 1] and labels 0-9.
+INGOT_DECL Dataset<std::int32_t> fashion_mnist(const std::string& split, std::string dir = "");
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL idx_array detail::read_idx_from(gzip_reader& in) {
   const std::string& name = in.name();
   std::uint8_t magic[4];
   const std::size_t got = in.read(magic, 4);
@@ -82,26 +113,20 @@ inline idx_array read_idx_from(gzip_reader& in) {
                        " (the header promises " + std::to_string(count) + " data bytes)");
   return out;
 }
-}  // namespace detail
 
-// An IDX file of unsigned bytes: magic 00 00 08 <ndims>, then ndims
-// big-endian uint32 sizes, then the data.
-inline idx_array read_idx(const std::string& path) {
+INGOT_DECL idx_array read_idx(const std::string& path) {
   gzip_reader in(path);
   return detail::read_idx_from(in);
 }
-// The same from bytes in memory (a whole file, gzipped or not).
-inline idx_array read_idx(std::span<const std::uint8_t> bytes, const std::string& name) {
+
+INGOT_DECL idx_array read_idx(std::span<const std::uint8_t> bytes, const std::string& name) {
   gzip_reader in(bytes, name);
   return detail::read_idx_from(in);
 }
 
-// Images (n x rows x cols) scaled to [0, 1] and their labels, checked to
-// agree in count and to lie in [0, classes). image_shape, when given, is
-// the shape every image must have (e.g. {28, 28}).
-inline Dataset<std::int32_t> idx_classification(const idx_array& images, const std::string& images_name,
-                                                const idx_array& labels, const std::string& labels_name,
-                                                std::size_t classes, std::vector<std::uint32_t> image_shape = {}) {
+INGOT_DECL Dataset<std::int32_t> idx_classification(const idx_array& images, const std::string& images_name,
+                                                    const idx_array& labels, const std::string& labels_name,
+                                                    std::size_t classes, std::vector<std::uint32_t> image_shape) {
   if (images.dims.size() < 2)
     throw format_error(images_name + ": expected an array of images, found 1 dimension");
   if (!image_shape.empty() && std::vector<std::uint32_t>(images.dims.begin() + 1, images.dims.end()) != image_shape) {
@@ -136,24 +161,20 @@ inline Dataset<std::int32_t> idx_classification(const idx_array& images, const s
   return Dataset<std::int32_t>(n, features, 1, std::move(x), std::move(y), images_name);
 }
 
-inline Dataset<std::int32_t> read_idx_classification(const std::string& images_path, const std::string& labels_path,
-                                                     std::size_t classes, std::vector<std::uint32_t> image_shape = {}) {
+INGOT_DECL Dataset<std::int32_t> read_idx_classification(const std::string& images_path,
+                                                         const std::string& labels_path, std::size_t classes,
+                                                         std::vector<std::uint32_t> image_shape) {
   return idx_classification(read_idx(images_path), images_path, read_idx(labels_path), labels_path, classes,
                             std::move(image_shape));
 }
 
-// The folder Fashion-MNIST is read from: dir when given, else the
-// INGOT_FASHION_MNIST_DIR environment variable, else where Debian's
-// dataset-fashion-mnist package puts it.
-inline std::string fashion_mnist_dir(std::string dir = "") {
+INGOT_DECL std::string fashion_mnist_dir(std::string dir) {
   if (!dir.empty()) return dir;
   const char* env = std::getenv("INGOT_FASHION_MNIST_DIR");
   return env && *env ? env : "/usr/share/datasets/fashion-mnist";
 }
 
-// Fashion-MNIST, split "train" (60000) or "t10k" (10000): 28x28 images
-// scaled to [0, 1] and labels 0-9.
-inline Dataset<std::int32_t> fashion_mnist(const std::string& split, std::string dir = "") {
+INGOT_DECL Dataset<std::int32_t> fashion_mnist(const std::string& split, std::string dir) {
   if (split != "train" && split != "t10k")
     throw std::invalid_argument("ingot: fashion_mnist split is \"train\" or \"t10k\", not \"" + split + "\"");
   dir = fashion_mnist_dir(std::move(dir));
@@ -166,5 +187,6 @@ inline Dataset<std::int32_t> fashion_mnist(const std::string& split, std::string
                              "another folder");
   return read_idx_classification(images, labels, 10, {28, 28});
 }
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot::data

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/rng.hpp"
 #include "ingot/core/thread_pool.hpp"
@@ -70,18 +71,7 @@ class DataLoader {
     std::size_t global_rows = 0, first = 0;
   };
 
-  DataLoader(const Dataset<Target>& ds, loader_options opt) : ds_(&ds), opt_(opt), order_(ds.rows) {
-    if (opt.batch_size == 0) throw std::invalid_argument(ds.source + ": a batch size of at least 1 is needed");
-    if (opt.shards == 0 || opt.shard >= opt.shards)
-      throw std::invalid_argument(ds.source + ": shard " + std::to_string(opt.shard) + " of " +
-                                  std::to_string(opt.shards) + " does not exist");
-    for (std::size_t i = 0; i < ds.rows; ++i) order_[i] = i;
-    if (opt.shuffle) {
-      const std::size_t rows = local_batch_size();
-      x_ = aligned_buffer<float>(rows * ds.features);
-      y_.resize(rows * ds.target_cols);
-    }
-  }
+  DataLoader(const Dataset<Target>& ds, loader_options opt);
 
   const Dataset<Target>& dataset() const { return *ds_; }
   // Rows per full batch, and batches per epoch.
@@ -97,47 +87,11 @@ class DataLoader {
 
   // Starts epoch e (0-based): its permutation when shuffling, from
   // (seed, e) alone, then its first batch.
-  void set_epoch(std::uint64_t e) {
-    next_ = 0;
-    if (!opt_.shuffle) return;
-    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    rng g(epoch_seed(opt_.seed, e));
-    g.shuffle(std::span<std::size_t>(order_));
-  }
+  void set_epoch(std::uint64_t e);
 
   // The next batch of this epoch, or false at its end. The pointers stay
   // valid until the next call.
-  bool next(batch& out) {
-    const std::size_t n = ds_->rows;
-    if (next_ >= n) return false;
-    const std::size_t global_rows = std::min(opt_.batch_size, n - next_);
-    if (opt_.drop_last && global_rows < opt_.batch_size) return false;
-    const batch_part part = part_of(global_rows, opt_.shard, opt_.shards);
-    const std::size_t rows = part.rows, begin = next_ + part.first;
-    const std::size_t f = ds_->features, tc = ds_->target_cols;
-    if (opt_.shuffle) {
-      // The rows come from anywhere in the data set (misses in cache and
-      // TLB: 64 rows of Fashion-MNIST took about 24 us on one thread), so
-      // large batches are gathered by the pool's threads, each its own
-      // slice of rows.
-      auto gather = [&](std::size_t r0, std::size_t r1) {
-        for (std::size_t r = r0; r < r1; ++r) {
-          const std::size_t src = order_[begin + r];
-          std::memcpy(x_.data() + r * f, ds_->x.data() + src * f, f * sizeof(float));
-          std::memcpy(y_.data() + r * tc, ds_->y.data() + src * tc, tc * sizeof(Target));
-        }
-      };
-      if (rows * f >= parallel_gather_min_values)
-        pool().run([&](std::size_t t, std::size_t n) { gather(rows * t / n, rows * (t + 1) / n); });
-      else
-        gather(0, rows);
-      out = {x_.data(), y_.data(), rows, global_rows, part.first};
-    } else {
-      out = {ds_->x.data() + begin * f, ds_->y.data() + begin * tc, rows, global_rows, part.first};
-    }
-    next_ += global_rows;
-    return true;
-  }
+  bool next(batch& out);
 
  private:
   const Dataset<Target>* ds_;
@@ -147,5 +101,65 @@ class DataLoader {
   std::vector<Target> y_;
   std::size_t next_ = 0;
 };
+
+template <class Target>
+DataLoader<Target>::DataLoader(const Dataset<Target>& ds, loader_options opt) : ds_(&ds), opt_(opt), order_(ds.rows) {
+  if (opt.batch_size == 0) throw std::invalid_argument(ds.source + ": a batch size of at least 1 is needed");
+  if (opt.shards == 0 || opt.shard >= opt.shards)
+    throw std::invalid_argument(ds.source + ": shard " + std::to_string(opt.shard) + " of " +
+                                std::to_string(opt.shards) + " does not exist");
+  for (std::size_t i = 0; i < ds.rows; ++i) order_[i] = i;
+  if (opt.shuffle) {
+    const std::size_t rows = local_batch_size();
+    x_ = aligned_buffer<float>(rows * ds.features);
+    y_.resize(rows * ds.target_cols);
+  }
+}
+
+template <class Target>
+void DataLoader<Target>::set_epoch(std::uint64_t e) {
+  next_ = 0;
+  if (!opt_.shuffle) return;
+  for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  rng g(epoch_seed(opt_.seed, e));
+  g.shuffle(std::span<std::size_t>(order_));
+}
+
+template <class Target>
+bool DataLoader<Target>::next(batch& out) {
+  const std::size_t n = ds_->rows;
+  if (next_ >= n) return false;
+  const std::size_t global_rows = std::min(opt_.batch_size, n - next_);
+  if (opt_.drop_last && global_rows < opt_.batch_size) return false;
+  const batch_part part = part_of(global_rows, opt_.shard, opt_.shards);
+  const std::size_t rows = part.rows, begin = next_ + part.first;
+  const std::size_t f = ds_->features, tc = ds_->target_cols;
+  if (opt_.shuffle) {
+    // The rows come from anywhere in the data set (misses in cache and
+    // TLB: 64 rows of Fashion-MNIST took about 24 us on one thread), so
+    // large batches are gathered by the pool's threads, each its own
+    // slice of rows.
+    auto gather = [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::size_t src = order_[begin + r];
+        std::memcpy(x_.data() + r * f, ds_->x.data() + src * f, f * sizeof(float));
+        std::memcpy(y_.data() + r * tc, ds_->y.data() + src * tc, tc * sizeof(Target));
+      }
+    };
+    if (rows * f >= parallel_gather_min_values)
+      pool().run([&](std::size_t t, std::size_t n) { gather(rows * t / n, rows * (t + 1) / n); });
+    else
+      gather(0, rows);
+    out = {x_.data(), y_.data(), rows, global_rows, part.first};
+  } else {
+    out = {ds_->x.data() + begin * f, ds_->y.data() + begin * tc, rows, global_rows, part.first};
+  }
+  next_ += global_rows;
+  return true;
+}
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(class DataLoader<std::int32_t>)
+INGOT_INSTANTIATE(class DataLoader<float>)
 
 }  // namespace ingot::data

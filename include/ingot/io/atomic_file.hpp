@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/paths.hpp"
 
 namespace ingot::io {
@@ -29,18 +30,27 @@ namespace detail {
 // just before the rename; tests use it to stop a save at the worst moment.
 inline void (*before_rename_hook)(const std::string& temporary) = nullptr;
 
-inline std::string os_error(const std::string& what, const std::string& path) {
-  return "ingot: " + what + " " + path + ": " + std::strerror(errno);
-}
+INGOT_DECL std::string os_error(const std::string& what, const std::string& path);
 }  // namespace detail
 
 // The temporary name used for path: hidden, in the same folder, per process.
-inline std::string temporary_path(const std::string& path) {
+INGOT_DECL std::string temporary_path(const std::string& path);
+
+// Writes the pieces, one after the other, as the whole new content of path.
+INGOT_DECL void atomic_write(const std::string& path, std::span<const std::span<const std::uint8_t>> pieces);
+
+INGOT_DECL void atomic_write(const std::string& path, std::initializer_list<std::span<const std::uint8_t>> pieces);
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL std::string detail::os_error(const std::string& what, const std::string& path) {
+  return "ingot: " + what + " " + path + ": " + std::strerror(errno);
+}
+
+INGOT_DECL std::string temporary_path(const std::string& path) {
   return paths::folder_prefix(path) + "." + paths::file_name(path) + ".tmp-" + std::to_string(::getpid());
 }
 
-// Writes the pieces, one after the other, as the whole new content of path.
-inline void atomic_write(const std::string& path, std::span<const std::span<const std::uint8_t>> pieces) {
+INGOT_DECL void atomic_write(const std::string& path, std::span<const std::span<const std::uint8_t>> pieces) {
   if (paths::file_name(path).empty()) throw io_error("ingot: cannot write to " + path + ": it names a folder");
   const std::string tmp = temporary_path(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -84,8 +94,9 @@ inline void atomic_write(const std::string& path, std::span<const std::span<cons
   }
 }
 
-inline void atomic_write(const std::string& path, std::initializer_list<std::span<const std::uint8_t>> pieces) {
+INGOT_DECL void atomic_write(const std::string& path, std::initializer_list<std::span<const std::uint8_t>> pieces) {
   atomic_write(path, std::span<const std::span<const std::uint8_t>>(pieces.begin(), pieces.size()));
 }
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot::io

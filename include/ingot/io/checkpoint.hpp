@@ -47,10 +47,76 @@ INGOT_DECL std::map<std::string, std::string> encode_checkpoint_meta(const check
 INGOT_DECL checkpoint_meta decode_checkpoint_meta(const safetensors_file& file);
 
 namespace detail {
-inline std::string optimizer_tensor(const std::string& key, const std::string& param) {
+// "ingot.optimizer.<key>.<param>".
+INGOT_DECL std::string optimizer_tensor(const std::string& key, const std::string& param);
+// Throws format_error unless file's metadata names this checkpoint format.
+INGOT_DECL void require_checkpoint_format(const safetensors_file& file);
+
+// The optimizer's part of a checkpoint, apart from the model (compiled once
+// in a separately compiled program):
+//   its state buffers as tensors "ingot.optimizer.<key>.<param>";
+template <class T>
+void add_optimizer_tensors(const optim::optimizer_core& opt, std::vector<tensor_ref>& tensors);
+//   a check that file and its metadata m fit opt (kind, state keys, groups,
+//   each buffer's dtype and shape), naming the first difference;
+template <class T>
+void check_optimizer_state(const safetensors_file& file, const checkpoint_meta& m, const optim::optimizer_core& opt);
+//   the state buffers, step count and groups copied into opt (after the check);
+template <class T>
+void load_optimizer_state(const safetensors_file& file, const checkpoint_meta& m, optim::optimizer_core& opt);
+//   each group's saved learning rate and momentum.
+INGOT_DECL void restore_group_rates(const checkpoint_meta& m, optim::optimizer_core& opt);
+
+template <class T>
+void add_optimizer_tensors(const optim::optimizer_core& opt, std::vector<tensor_ref>& tensors) {
+  for (const std::string& key : opt.state_keys())
+    for (const auto& p : opt.params())
+      tensors.push_back({optimizer_tensor(key, p.name), dtype_name<T>(), {p.size},
+                         as_bytes(opt.template state<T>(p.name, key))});
+}
+
+template <class T>
+void check_optimizer_state(const safetensors_file& file, const checkpoint_meta& m, const optim::optimizer_core& opt) {
+  const std::string& path = file.source;
+  if (m.optimizer != opt.name())
+    throw format_error(path + ": the checkpoint's optimizer is " + m.optimizer + ", the trainer's is " + opt.name());
+  if (m.keys != opt.state_keys()) {
+    std::string keys;
+    for (const auto& k : m.keys) keys += (keys.empty() ? "" : ", ") + k;
+    throw format_error(path + ": the checkpoint's optimizer keeps other state buffers than the trainer's (" + keys +
+                       ")");
+  }
+  if (m.groups.size() != opt.num_groups())
+    throw format_error(path + ": the checkpoint's optimizer has " + std::to_string(m.groups.size()) +
+                       " parameter groups, the trainer's " + std::to_string(opt.num_groups()));
+  for (const std::string& key : opt.state_keys())
+    for (const auto& p : opt.params()) {
+      const std::string name = detail::optimizer_tensor(key, p.name);
+      const tensor* t = file.find(name);
+      if (!t) throw format_error(path + ": no tensor '" + name + "'");
+      if (t->shape != std::vector<std::size_t>{p.size} || t->dtype != dtype_name<T>())
+        throw format_error(path + ": tensor '" + name + "' is " + t->dtype + " " + shape_string(t->shape) +
+                           "; the optimizer needs " + dtype_name<T>() + " [" + std::to_string(p.size) + "]");
+    }
+}
+
+template <class T>
+void load_optimizer_state(const safetensors_file& file, const checkpoint_meta& m, optim::optimizer_core& opt) {
+  for (const std::string& key : opt.state_keys())
+    for (const auto& p : opt.params()) {
+      const auto& t = file.at(detail::optimizer_tensor(key, p.name));
+      std::memcpy(opt.template state<T>(p.name, key).data(), t.bytes.data(), t.bytes.size());
+    }
+  opt.set_steps(m.steps);
+  for (std::size_t g = 0; g < opt.num_groups(); ++g) opt.set_group(g, m.groups[g]);
+}
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL std::string optimizer_tensor(const std::string& key, const std::string& param) {
   return std::string(training_prefix) + "optimizer." + key + "." + param;
 }
-inline void require_checkpoint_format(const safetensors_file& file) {
+
+INGOT_DECL void require_checkpoint_format(const safetensors_file& file) {
   const auto it = file.metadata.find("format");
   if (it == file.metadata.end())
     throw format_error(file.source +
@@ -59,6 +125,21 @@ inline void require_checkpoint_format(const safetensors_file& file) {
   if (it->second != checkpoint_format)
     throw format_error(file.source + ": checkpoint format '" + it->second + "', expected '" + checkpoint_format + "'");
 }
+
+INGOT_DECL void restore_group_rates(const checkpoint_meta& m, optim::optimizer_core& opt) {
+  for (std::size_t g = 0; g < opt.num_groups(); ++g) {
+    opt.set_lr(m.groups[g].lr, g);
+    opt.set_momentum(m.groups[g].momentum, g);
+  }
+}
+#endif  // INGOT_DEFINE_BODIES
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void add_optimizer_tensors<float>(const optim::optimizer_core&, std::vector<tensor_ref>&))
+INGOT_INSTANTIATE(void check_optimizer_state<float>(const safetensors_file&, const checkpoint_meta&,
+                                                    const optim::optimizer_core&))
+INGOT_INSTANTIATE(void load_optimizer_state<float>(const safetensors_file&, const checkpoint_meta&,
+                                                   optim::optimizer_core&))
 }  // namespace detail
 
 // Saves trainer (its model, optimizer and random state, and the epochs it
@@ -68,10 +149,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Schedulers
   using T = typename Trainer::T;
   const optim::optimizer_core& opt = trainer.optimizer();
   std::vector<tensor_ref> tensors = state_dict_tensors(trainer.model());
-  for (const std::string& key : opt.state_keys())
-    for (const auto& p : opt.params())
-      tensors.push_back({detail::optimizer_tensor(key, p.name), dtype_name<T>(), {p.size},
-                         as_bytes(opt.template state<T>(p.name, key))});
+  detail::add_optimizer_tensors<T>(opt, tensors);
   checkpoint_meta m{.epoch = trainer.epochs_done(),
                     .random = trainer.random_state(),
                     .optimizer = opt.name(),
@@ -97,26 +175,7 @@ void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... s
   const checkpoint_meta m = decode_checkpoint_meta(file);
 
   optim::optimizer_core& opt = trainer.optimizer();
-  if (m.optimizer != opt.name())
-    throw format_error(path + ": the checkpoint's optimizer is " + m.optimizer + ", the trainer's is " + opt.name());
-  if (m.keys != opt.state_keys()) {
-    std::string keys;
-    for (const auto& k : m.keys) keys += (keys.empty() ? "" : ", ") + k;
-    throw format_error(path + ": the checkpoint's optimizer keeps other state buffers than the trainer's (" + keys +
-                       ")");
-  }
-  if (m.groups.size() != opt.num_groups())
-    throw format_error(path + ": the checkpoint's optimizer has " + std::to_string(m.groups.size()) +
-                       " parameter groups, the trainer's " + std::to_string(opt.num_groups()));
-  for (const std::string& key : opt.state_keys())
-    for (const auto& p : opt.params()) {
-      const std::string name = detail::optimizer_tensor(key, p.name);
-      const tensor* t = file.find(name);
-      if (!t) throw format_error(path + ": no tensor '" + name + "'");
-      if (t->shape != std::vector<std::size_t>{p.size} || t->dtype != dtype_name<T>())
-        throw format_error(path + ": tensor '" + name + "' is " + t->dtype + " " + shape_string(t->shape) +
-                           "; the optimizer needs " + dtype_name<T>() + " [" + std::to_string(p.size) + "]");
-    }
+  detail::check_optimizer_state<T>(file, m, opt);
   if (m.schedulers.size() != sizeof...(Schedulers))
     throw format_error(path + ": the checkpoint holds " + std::to_string(m.schedulers.size()) +
                        " scheduler states; " + std::to_string(sizeof...(Schedulers)) + " schedulers were given");
@@ -132,13 +191,7 @@ void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... s
 
   // Everything checked: now change the trainer.
   load_state_dict(trainer.model(), file);
-  for (const std::string& key : opt.state_keys())
-    for (const auto& p : opt.params()) {
-      const auto& t = file.at(detail::optimizer_tensor(key, p.name));
-      std::memcpy(opt.template state<T>(p.name, key).data(), t.bytes.data(), t.bytes.size());
-    }
-  opt.set_steps(m.steps);
-  for (std::size_t g = 0; g < opt.num_groups(); ++g) opt.set_group(g, m.groups[g]);
+  detail::load_optimizer_state<T>(file, m, opt);
   {
     std::size_t i = 0;
     (schedulers.load_state(m.schedulers[i++]), ...);
@@ -146,10 +199,7 @@ void load_checkpoint(const std::string& path, Trainer& trainer, Schedulers&... s
   }
   // A scheduler's load sets the learning rates of its step; the saved ones
   // (which a plateau scheduler or a user may have changed) win.
-  for (std::size_t g = 0; g < opt.num_groups(); ++g) {
-    opt.set_lr(m.groups[g].lr, g);
-    opt.set_momentum(m.groups[g].momentum, g);
-  }
+  detail::restore_group_rates(m, opt);
   trainer.set_random_state(m.random);
   trainer.set_epochs_done(m.epoch);
 }

@@ -7,13 +7,16 @@
 // FLOPs per sample: a layer's own count where it states one (Dense:
 // 2 in out, the multiply-adds of W x + b); otherwise one per output
 // element (activations, normalisation and dropout are approximate).
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/nn/sequential.hpp"
 
 namespace ingot::nn {
@@ -84,17 +87,35 @@ inline constexpr std::size_t flops_per_sample = [] {
 }();
 
 // "(batch, 256)" or, for images, PyTorch's "(batch, 32, 14, 14)".
-inline std::string shape_text(const layer_summary& s) {
-  if (s.out_width == 0) return "(batch, " + std::to_string(s.out_features) + ")";
-  return "(batch, " + std::to_string(s.out_features) + ", " + std::to_string(s.out_height) + ", " +
-         std::to_string(s.out_width) + ")";
-}
+INGOT_DECL std::string shape_text(const layer_summary& s);
+
+// The table from its rows (the part of summary() that does not depend on
+// the model, compiled once in a separately compiled program).
+INGOT_DECL std::string format_summary(std::span<const layer_summary> layers, const std::vector<std::string>& names,
+                                      std::size_t input_cols, std::size_t parameters, std::size_t flops);
 
 // The table, torchinfo style:
 //   layer (type)            output shape     params       FLOPs
 //   0 Dense<784, 256>       (batch, 256)     200,960      401,408
 template <class Net>
 std::string summary() {
+  static constexpr auto layers = layer_summaries<Net>();
+  std::vector<std::string> names;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (names.push_back(std::to_string(I) + " " + detail::layer_name<type_at_t<I, typename Net::layers>>()), ...);
+  }(std::make_index_sequence<layers.size()>{});
+  return format_summary(layers, names, Net::input::shape::cols, Net::parameter_count, flops_per_sample<Net>);
+}
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL std::string shape_text(const layer_summary& s) {
+  if (s.out_width == 0) return "(batch, " + std::to_string(s.out_features) + ")";
+  return "(batch, " + std::to_string(s.out_features) + ", " + std::to_string(s.out_height) + ", " +
+         std::to_string(s.out_width) + ")";
+}
+
+INGOT_DECL std::string format_summary(std::span<const layer_summary> layers, const std::vector<std::string>& names,
+                                      std::size_t input_cols, std::size_t parameters, std::size_t flops) {
   auto grouped = [](std::size_t v) {
     const std::string digits = std::to_string(v);
     std::string s;
@@ -109,23 +130,18 @@ std::string summary() {
     return s;
   };
   auto rpad = [](std::string s, std::size_t w) { return s.size() < w ? std::string(w - s.size(), ' ') + s : s; };
-  const auto layers = layer_summaries<Net>();
-  std::vector<std::string> names;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (names.push_back(std::to_string(I) + " " + detail::layer_name<type_at_t<I, typename Net::layers>>()), ...);
-  }(std::make_index_sequence<layers.size()>{});
   std::size_t w = 14;
   for (const auto& n : names) w = std::max(w, n.size() + 2);
   std::string out = pad("layer (type)", w) + pad("output shape", 20) + rpad("params", 12) + rpad("FLOPs", 14) + "\n";
   out += std::string(w + 46, '-') + "\n";
-  out += pad("input", w) + pad("(batch, " + std::to_string(Net::input::shape::cols) + ")", 20) + "\n";
+  out += pad("input", w) + pad("(batch, " + std::to_string(input_cols) + ")", 20) + "\n";
   for (std::size_t i = 0; i < layers.size(); ++i)
-    out += pad(names[i], w) + pad(shape_text(layers[i]), 20) +
-           rpad(grouped(layers[i].parameters), 12) + rpad(grouped(layers[i].flops), 14) + "\n";
+    out += pad(names[i], w) + pad(shape_text(layers[i]), 20) + rpad(grouped(layers[i].parameters), 12) +
+           rpad(grouped(layers[i].flops), 14) + "\n";
   out += std::string(w + 46, '-') + "\n";
-  out += "parameters: " + grouped(Net::parameter_count) + "   forward FLOPs per sample: " +
-         grouped(flops_per_sample<Net>) + "\n";
+  out += "parameters: " + grouped(parameters) + "   forward FLOPs per sample: " + grouped(flops) + "\n";
   return out;
 }
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot::nn

@@ -60,4 +60,6 @@ class Adagrad : public optimizer<Adagrad> {
   }
 };
 
+INGOT_INSTANTIATE_OPTIMIZER(Adagrad)
+
 }  // namespace ingot::optim

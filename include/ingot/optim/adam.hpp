@@ -111,4 +111,7 @@ class AdamW : public detail::adam_family<AdamW, true> {
                     std::move(groups)) {}
 };
 
+INGOT_INSTANTIATE_OPTIMIZER(Adam)
+INGOT_INSTANTIATE_OPTIMIZER(AdamW)
+
 }  // namespace ingot::optim

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/thread_pool.hpp"
 
@@ -50,25 +51,11 @@ struct selector {
 };
 // Parameters with one dimension: biases and normalisation weights, the
 // usual "no weight decay" set of a PyTorch recipe (p.ndim <= 1).
-inline selector vectors() {
-  return {[](const param_info& p) { return p.ndim <= 1; }, "parameters with one dimension"};
-}
+INGOT_DECL selector vectors();
 // Parameters whose name is one of names.
-inline selector named(std::vector<std::string> names) {
-  std::string d = "parameters named";
-  for (const auto& n : names) d += " '" + n + "'";
-  return {[names = std::move(names)](const param_info& p) {
-            for (const auto& n : names)
-              if (n == p.name) return true;
-            return false;
-          },
-          d};
-}
+INGOT_DECL selector named(std::vector<std::string> names);
 // Parameters whose name starts with prefix (a layer: "2.").
-inline selector prefixed(std::string prefix) {
-  std::string d = "parameters whose name starts with '" + prefix + "'";
-  return {[prefix = std::move(prefix)](const param_info& p) { return p.name.starts_with(prefix); }, d};
-}
+INGOT_DECL selector prefixed(std::string prefix);
 
 // A parameter group: the parameters select matches (and no earlier group
 // took), with these options instead of the optimizer's. Parameters no group
@@ -138,60 +125,14 @@ class optimizer_core {
   }
 
  protected:
-  explicit optimizer_core(std::string name, double lr, double weight_decay, std::vector<param_group> groups)
-      : name_(std::move(name)), defaults_{lr, lr, weight_decay}, group_specs_(std::move(groups)) {
-    if (!(lr >= 0)) throw std::invalid_argument(name_ + ": invalid learning rate " + std::to_string(lr));
-    if (!(weight_decay >= 0))
-      throw std::invalid_argument(name_ + ": invalid weight_decay " + std::to_string(weight_decay));
-    for (const auto& g : group_specs_) {
-      if (g.lr && !(*g.lr >= 0)) throw std::invalid_argument(name_ + ": invalid learning rate in a parameter group");
-      if (g.weight_decay && !(*g.weight_decay >= 0))
-        throw std::invalid_argument(name_ + ": invalid weight_decay in a parameter group");
-    }
-  }
+  explicit optimizer_core(std::string name, double lr, double weight_decay, std::vector<param_group> groups);
 
   void set_default_momentum(double m) { defaults_.momentum = m; }
 
   void attach_core(std::vector<param_info> params, const std::type_info& type, std::size_t value_size,
-                   std::vector<std::string> keys) {
-    params_ = std::move(params);
-    keys_ = std::move(keys);
-    if (keys_.size() > 4) throw std::logic_error(name_ + ": more than four state buffers");
-    type_ = &type;
-    value_size_ = value_size;
-    extent_ = 0;
-    for (const auto& p : params_) extent_ = std::max(extent_, p.offset + p.size);
-    // Groups: the default one first, then each spec that takes a parameter.
-    groups_.assign(1, defaults_);
-    group_of_.assign(params_.size(), 0);
-    for (std::size_t s = 0; s < group_specs_.size(); ++s) {
-      group_state g = defaults_;
-      if (group_specs_[s].lr) g.lr = g.initial_lr = *group_specs_[s].lr;
-      if (group_specs_[s].weight_decay) g.weight_decay = *group_specs_[s].weight_decay;
-      bool used = false;
-      for (std::size_t p = 0; p < params_.size(); ++p)
-        if (group_of_[p] == 0 && group_specs_[s].select.match(params_[p])) {
-          group_of_[p] = groups_.size();
-          used = true;
-        }
-      if (!used)
-        throw std::invalid_argument(name_ + ": parameter group " + std::to_string(s + 1) + " (" +
-                                    group_specs_[s].select.description + ") takes no parameter");
-      groups_.push_back(g);
-    }
-    state_.clear();
-    for (std::size_t k = 0; k < keys_.size(); ++k) state_.emplace_back(extent_ * value_size_);
-    steps_ = 0;
-    steps_restored_ = false;
-  }
+                   std::vector<std::string> keys);
 
-  void check_step(const std::type_info& type, std::size_t params, std::size_t grads) const {
-    if (!type_) throw std::logic_error(name_ + ": step before attach");
-    check_type(type, value_size_);
-    if (params < extent_ || grads < params)
-      throw std::invalid_argument(name_ + ": step on " + std::to_string(params) + " values (" + std::to_string(grads) +
-                                  " gradients); attached to " + std::to_string(extent_));
-  }
+  void check_step(const std::type_info& type, std::size_t params, std::size_t grads) const;
   template <class T>
   T* buffer(std::size_t k) {
     return reinterpret_cast<T*>(state_[k].data());
@@ -210,27 +151,109 @@ class optimizer_core {
   bool steps_restored_ = false;
 
  private:
-  void check_type(const std::type_info& type, std::size_t size) const {
-    if (!type_) throw std::logic_error(name_ + ": no state before attach");
-    if (type != *type_ || size != value_size_)
-      throw std::invalid_argument(name_ + ": attached for another value type than this call's");
-  }
-  std::size_t param_index(std::string_view param) const {
-    for (std::size_t p = 0; p < params_.size(); ++p)
-      if (params_[p].name == param) return p;
-    std::string known;
-    for (const auto& p : params_) known += (known.empty() ? "'" : ", '") + p.name + "'";
-    throw std::out_of_range(name_ + ": no parameter named '" + std::string(param) + "' (parameters: " + known + ")");
-  }
-  std::size_t key_index(std::string_view key) const {
-    for (std::size_t k = 0; k < keys_.size(); ++k)
-      if (keys_[k] == key) return k;
-    std::string known;
-    for (const auto& k : keys_) known += (known.empty() ? "'" : ", '") + k + "'";
-    throw std::out_of_range(name_ + ": no state '" + std::string(key) + "' (this optimizer keeps: " +
-                            (known.empty() ? std::string("none") : known) + ")");
-  }
+  void check_type(const std::type_info& type, std::size_t size) const;
+  std::size_t param_index(std::string_view param) const;
+  std::size_t key_index(std::string_view key) const;
 };
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL selector vectors() {
+  return {[](const param_info& p) { return p.ndim <= 1; }, "parameters with one dimension"};
+}
+
+INGOT_DECL selector named(std::vector<std::string> names) {
+  std::string d = "parameters named";
+  for (const auto& n : names) d += " '" + n + "'";
+  return {[names = std::move(names)](const param_info& p) {
+            for (const auto& n : names)
+              if (n == p.name) return true;
+            return false;
+          },
+          d};
+}
+
+INGOT_DECL selector prefixed(std::string prefix) {
+  std::string d = "parameters whose name starts with '" + prefix + "'";
+  return {[prefix = std::move(prefix)](const param_info& p) { return p.name.starts_with(prefix); }, d};
+}
+
+INGOT_DECL optimizer_core::optimizer_core(std::string name, double lr, double weight_decay,
+                                          std::vector<param_group> groups)
+    : name_(std::move(name)), defaults_{lr, lr, weight_decay}, group_specs_(std::move(groups)) {
+  if (!(lr >= 0)) throw std::invalid_argument(name_ + ": invalid learning rate " + std::to_string(lr));
+  if (!(weight_decay >= 0))
+    throw std::invalid_argument(name_ + ": invalid weight_decay " + std::to_string(weight_decay));
+  for (const auto& g : group_specs_) {
+    if (g.lr && !(*g.lr >= 0)) throw std::invalid_argument(name_ + ": invalid learning rate in a parameter group");
+    if (g.weight_decay && !(*g.weight_decay >= 0))
+      throw std::invalid_argument(name_ + ": invalid weight_decay in a parameter group");
+  }
+}
+
+INGOT_DECL void optimizer_core::attach_core(std::vector<param_info> params, const std::type_info& type,
+                                            std::size_t value_size, std::vector<std::string> keys) {
+  params_ = std::move(params);
+  keys_ = std::move(keys);
+  if (keys_.size() > 4) throw std::logic_error(name_ + ": more than four state buffers");
+  type_ = &type;
+  value_size_ = value_size;
+  extent_ = 0;
+  for (const auto& p : params_) extent_ = std::max(extent_, p.offset + p.size);
+  // Groups: the default one first, then each spec that takes a parameter.
+  groups_.assign(1, defaults_);
+  group_of_.assign(params_.size(), 0);
+  for (std::size_t s = 0; s < group_specs_.size(); ++s) {
+    group_state g = defaults_;
+    if (group_specs_[s].lr) g.lr = g.initial_lr = *group_specs_[s].lr;
+    if (group_specs_[s].weight_decay) g.weight_decay = *group_specs_[s].weight_decay;
+    bool used = false;
+    for (std::size_t p = 0; p < params_.size(); ++p)
+      if (group_of_[p] == 0 && group_specs_[s].select.match(params_[p])) {
+        group_of_[p] = groups_.size();
+        used = true;
+      }
+    if (!used)
+      throw std::invalid_argument(name_ + ": parameter group " + std::to_string(s + 1) + " (" +
+                                  group_specs_[s].select.description + ") takes no parameter");
+    groups_.push_back(g);
+  }
+  state_.clear();
+  for (std::size_t k = 0; k < keys_.size(); ++k) state_.emplace_back(extent_ * value_size_);
+  steps_ = 0;
+  steps_restored_ = false;
+}
+
+INGOT_DECL void optimizer_core::check_step(const std::type_info& type, std::size_t params, std::size_t grads) const {
+  if (!type_) throw std::logic_error(name_ + ": step before attach");
+  check_type(type, value_size_);
+  if (params < extent_ || grads < params)
+    throw std::invalid_argument(name_ + ": step on " + std::to_string(params) + " values (" + std::to_string(grads) +
+                                " gradients); attached to " + std::to_string(extent_));
+}
+
+INGOT_DECL void optimizer_core::check_type(const std::type_info& type, std::size_t size) const {
+  if (!type_) throw std::logic_error(name_ + ": no state before attach");
+  if (type != *type_ || size != value_size_)
+    throw std::invalid_argument(name_ + ": attached for another value type than this call's");
+}
+
+INGOT_DECL std::size_t optimizer_core::param_index(std::string_view param) const {
+  for (std::size_t p = 0; p < params_.size(); ++p)
+    if (params_[p].name == param) return p;
+  std::string known;
+  for (const auto& p : params_) known += (known.empty() ? "'" : ", '") + p.name + "'";
+  throw std::out_of_range(name_ + ": no parameter named '" + std::string(param) + "' (parameters: " + known + ")");
+}
+
+INGOT_DECL std::size_t optimizer_core::key_index(std::string_view key) const {
+  for (std::size_t k = 0; k < keys_.size(); ++k)
+    if (keys_[k] == key) return k;
+  std::string known;
+  for (const auto& k : keys_) known += (known.empty() ? "'" : ", '") + k + "'";
+  throw std::out_of_range(name_ + ": no state '" + std::string(key) + "' (this optimizer keeps: " +
+                          (known.empty() ? std::string("none") : known) + ")");
+}
+#endif  // INGOT_DEFINE_BODIES
 
 template <class Derived>
 class optimizer : public optimizer_core {
@@ -250,38 +273,11 @@ class optimizer : public optimizer_core {
     attach<T>(std::vector<param_info>{{"", 0, n, 1}});
   }
 
-  // One update of every parameter from its gradient.
+  // One update of every parameter from its gradient. Defined out of the
+  // class, so that it is not inline and a separately compiled program
+  // compiles it once (core/config.hpp).
   template <class T>
-  void step(std::span<T> params, std::span<const T> grads) {
-    check_step(typeid(T), params.size(), grads.size());
-    if (steps_restored_) {
-      if constexpr (requires { self().set_momentum_started(true); }) self().set_momentum_started(steps_ > 0);
-      steps_restored_ = false;
-    }
-    ++steps_;
-    // Every update is element-wise, so the pass splits into static slices
-    // of each parameter (whole SIMD blocks) with results independent of the
-    // thread count; small models stay on one thread.
-    thread_pool& threads = pool();
-    const std::size_t n = extent_ >= parallel_min_values ? threads.size() : 1;
-    auto slice = [&](std::size_t t, std::size_t parts) {
-      for (std::size_t p = 0; p < params_.size(); ++p) {
-        const param_info& info = params_[p];
-        const thread_range r = share(info.size, t, parts, 64);
-        if (r.begin == r.end) continue;
-        const std::size_t at = info.offset + r.begin;
-        segment<T> s{params.data() + at, grads.data() + at, {}, r.end - r.begin, p};
-        for (std::size_t k = 0; k < keys_.size(); ++k) s.state[k] = buffer<T>(k) + at;
-        self().update(s, groups_[group_of_[p]]);
-      }
-    };
-    // all is 1 when the step runs inside another parallel loop.
-    if (n > 1) threads.run([&](std::size_t t, std::size_t all) {
-        if (t < std::min(n, all)) slice(t, std::min(n, all));
-      });
-    else slice(0, 1);
-    if constexpr (requires { self().after_step(); }) self().after_step();
-  }
+  void step(std::span<T> params, std::span<const T> grads);
 
   // Optimizer passes over fewer values than this run on one thread.
   static constexpr std::size_t parallel_min_values = std::size_t{1} << 15;
@@ -299,5 +295,43 @@ class optimizer : public optimizer_core {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
 };
+
+template <class Derived>
+template <class T>
+void optimizer<Derived>::step(std::span<T> params, std::span<const T> grads) {
+  check_step(typeid(T), params.size(), grads.size());
+  if (steps_restored_) {
+    if constexpr (requires { self().set_momentum_started(true); }) self().set_momentum_started(steps_ > 0);
+    steps_restored_ = false;
+  }
+  ++steps_;
+  // Every update is element-wise, so the pass splits into static slices
+  // of each parameter (whole SIMD blocks) with results independent of the
+  // thread count; small models stay on one thread.
+  thread_pool& threads = pool();
+  const std::size_t n = extent_ >= parallel_min_values ? threads.size() : 1;
+  auto slice = [&](std::size_t t, std::size_t parts) {
+    for (std::size_t p = 0; p < params_.size(); ++p) {
+      const param_info& info = params_[p];
+      const thread_range r = share(info.size, t, parts, 64);
+      if (r.begin == r.end) continue;
+      const std::size_t at = info.offset + r.begin;
+      segment<T> s{params.data() + at, grads.data() + at, {}, r.end - r.begin, p};
+      for (std::size_t k = 0; k < keys_.size(); ++k) s.state[k] = buffer<T>(k) + at;
+      self().update(s, groups_[group_of_[p]]);
+    }
+  };
+  // all is 1 when the step runs inside another parallel loop.
+  if (n > 1) threads.run([&](std::size_t t, std::size_t all) {
+      if (t < std::min(n, all)) slice(t, std::min(n, all));
+    });
+  else slice(0, 1);
+  if constexpr (requires { self().after_step(); }) self().after_step();
+}
+
+// An optimizer's float step, compiled once in a separately compiled program
+// (core/config.hpp); each optimizer's header names itself.
+#define INGOT_INSTANTIATE_OPTIMIZER(O) \
+  INGOT_INSTANTIATE(void optimizer<O>::step<float>(std::span<float>, std::span<const float>))
 
 }  // namespace ingot::optim

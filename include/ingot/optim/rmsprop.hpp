@@ -73,4 +73,6 @@ class RMSprop : public optimizer<RMSprop> {
   }
 };
 
+INGOT_INSTANTIATE_OPTIMIZER(RMSprop)
+
 }  // namespace ingot::optim

@@ -77,4 +77,6 @@ class SGD : public optimizer<SGD> {
   std::vector<bool> started_;
 };
 
+INGOT_INSTANTIATE_OPTIMIZER(SGD)
+
 }  // namespace ingot::optim

@@ -18,6 +18,7 @@
 #include <cstddef>
 
 #include "ingot/core/aligned.hpp"
+#include "ingot/core/config.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/core/worker_buffer.hpp"
 #include "ingot/simd/gemm.hpp"
@@ -266,5 +267,13 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
       for (std::size_t k = 0; k < K; ++k) dw[o * K + k] = partial[0][k * OC + o];
   }
 }
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void conv_forward<float>(const conv_geometry&, std::size_t, const float*, const float*, float*, float*,
+                                           tile_epilogue))
+INGOT_INSTANTIATE(void conv_input_grad<float>(const conv_geometry&, std::size_t, const float*, const float*, float*,
+                                              float*))
+INGOT_INSTANTIATE(void conv_weight_grad<float>(const conv_geometry&, std::size_t, const float*, const float*, float*,
+                                               float*))
 
 }  // namespace ingot::simd

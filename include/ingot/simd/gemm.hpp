@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "ingot/core/aligned.hpp"
+#include "ingot/core/config.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/simd/math.hpp"
 #include "ingot/simd/transpose.hpp"
@@ -387,5 +388,19 @@ void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t l
     detail::gemm_serial<TA, TB>(M, j1 - j0, K, a, lda, TB ? b + j0 * ldb : b + j0, ldb, c + j0, ldc, pa, pb, e);
   });
 }
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void gemm<false, false, float>(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
+                                               const float*, std::size_t, float*, std::size_t, float*, float*,
+                                               tile_epilogue))
+INGOT_INSTANTIATE(void gemm<false, true, float>(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
+                                               const float*, std::size_t, float*, std::size_t, float*, float*,
+                                               tile_epilogue))
+INGOT_INSTANTIATE(void gemm<true, false, float>(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
+                                               const float*, std::size_t, float*, std::size_t, float*, float*,
+                                               tile_epilogue))
+INGOT_INSTANTIATE(void gemm<true, true, float>(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
+                                               const float*, std::size_t, float*, std::size_t, float*, float*,
+                                               tile_epilogue))
 
 }  // namespace ingot::simd

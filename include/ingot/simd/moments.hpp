@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "ingot/simd/column_sums.hpp"
+#include "ingot/core/config.hpp"
 #include "ingot/simd/math.hpp"
 
 namespace ingot::simd {
@@ -56,5 +57,9 @@ void row_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var
     var[i] = (hsum(sq) + sq_tail) * inv;
   }
 }
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void column_moments<float>(const float*, std::size_t, std::size_t, float*, float*))
+INGOT_INSTANTIATE(void row_moments<float>(const float*, std::size_t, std::size_t, float*, float*))
 
 }  // namespace ingot::simd

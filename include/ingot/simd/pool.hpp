@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "ingot/core/config.hpp"
 #include "ingot/simd/math.hpp"
 #include "ingot/simd/samples.hpp"
 
@@ -135,5 +136,11 @@ void avg_pool_backward(const pool_geometry& g, std::size_t batch, const T* dy, T
     }
   });
 }
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void max_pool_forward<float>(const pool_geometry&, std::size_t, const float*, float*, float*))
+INGOT_INSTANTIATE(void max_pool_backward<float>(const pool_geometry&, std::size_t, const float*, const float*, float*))
+INGOT_INSTANTIATE(void avg_pool_forward<float>(const pool_geometry&, std::size_t, const float*, float*))
+INGOT_INSTANTIATE(void avg_pool_backward<float>(const pool_geometry&, std::size_t, const float*, float*))
 
 }  // namespace ingot::simd

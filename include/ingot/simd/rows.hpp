@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ingot/core/config.hpp"
 #include "ingot/simd/math.hpp"
 
 namespace ingot::simd {
@@ -100,5 +101,11 @@ void softmax_xent_rows(const T* x, const std::int32_t* labels, T* loss, std::siz
     if (pi) row_scale(pi, cols, T(1) / s);
   }
 }
+
+// Compiled once in a separately compiled program (core/config.hpp).
+INGOT_INSTANTIATE(void softmax_rows<float>(const float*, float*, std::size_t, std::size_t))
+INGOT_INSTANTIATE(void log_softmax_rows<float>(const float*, float*, std::size_t, std::size_t))
+INGOT_INSTANTIATE(void softmax_xent_rows<float>(const float*, const std::int32_t*, float*, std::size_t, std::size_t, float*,
+                                                std::size_t))
 
 }  // namespace ingot::simd

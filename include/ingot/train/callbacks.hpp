@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/paths.hpp"
 #include "ingot/train/trainer.hpp"
 
@@ -118,11 +119,7 @@ class EarlyStopping {
 
 namespace detail {
 // A number for a log: shortest round-trip form, NaN and infinities as given.
-inline std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+INGOT_DECL std::string number(double v);
 inline const char* const metric_columns[] = {"val_loss", "val_accuracy", "val_top_k_accuracy", "val_macro_f1",
                                             "val_mae", "val_rmse"};
 inline double validation_metric(const eval_result& v, std::size_t i) {
@@ -135,12 +132,7 @@ inline double validation_metric(const eval_result& v, std::size_t i) {
 // than 0, which write nothing, create no file.
 class log_file {
  public:
-  log_file(std::string path, bool append) : path_(std::move(path)), append_(append) {
-    const std::string dir = paths::folder_of(path_);
-    if (::access(dir.c_str(), W_OK) != 0)
-      throw std::runtime_error("ingot: cannot write the log " + path_ + ": its folder " + dir +
-                               " does not exist or is not writable");
-  }
+  log_file(std::string path, bool append);
   log_file(const log_file&) = delete;
   log_file& operator=(const log_file&) = delete;
   ~log_file() {
@@ -151,10 +143,7 @@ class log_file {
     if (!file_) throw std::runtime_error("ingot: cannot open the log " + path_ + " for writing");
     return file_;
   }
-  void end_line() {
-    std::fputc('\n', file_);
-    if (std::fflush(file_) != 0) throw std::runtime_error("ingot: cannot write the log " + path_);
-  }
+  void end_line();
 
  private:
   std::string path_;
@@ -170,27 +159,10 @@ class CSVLogger {
   // Appending to a file that already has rows (a resumed run) adds rows only.
   explicit CSVLogger(std::string path, bool append = false)
       : header_(append && has_content(path)), log_(std::move(path), append) {}
-  void on_epoch_end(const epoch_result& r) {
-    if (r.rank != 0) return;
-    std::FILE* f = log_.get();
-    if (!header_) {
-      std::fputs("epoch,loss,seconds", f);
-      if (r.validation)
-        for (const char* c : detail::metric_columns) std::fprintf(f, ",%s", c);
-      log_.end_line();
-      header_ = true;
-    }
-    std::fprintf(f, "%zu,%s,%s", r.epoch, detail::number(r.loss).c_str(), detail::number(r.seconds).c_str());
-    if (r.validation)
-      for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
-        std::fprintf(f, ",%s", detail::number(detail::validation_metric(*r.validation, i)).c_str());
-    log_.end_line();
-  }
+  void on_epoch_end(const epoch_result& r);
 
  private:
-  static bool has_content(const std::string& path) {
-    return paths::file_size_or_zero(path) > 0;
-  }
+  static bool has_content(const std::string& path);
   bool header_ = false;
   detail::log_file log_;
 };
@@ -200,17 +172,7 @@ class CSVLogger {
 class JSONLinesLogger {
  public:
   explicit JSONLinesLogger(std::string path, bool append = false) : log_(std::move(path), append) {}
-  void on_epoch_end(const epoch_result& r) {
-    if (r.rank != 0) return;
-    std::FILE* f = log_.get();
-    auto num = [](double v) { return std::isfinite(v) ? detail::number(v) : std::string("null"); };
-    std::fprintf(f, "{\"epoch\":%zu,\"loss\":%s,\"seconds\":%s", r.epoch, num(r.loss).c_str(), num(r.seconds).c_str());
-    if (r.validation)
-      for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
-        std::fprintf(f, ",\"%s\":%s", detail::metric_columns[i], num(detail::validation_metric(*r.validation, i)).c_str());
-    std::fputc('}', f);
-    log_.end_line();
-  }
+  void on_epoch_end(const epoch_result& r);
 
  private:
   detail::log_file log_;
@@ -231,38 +193,8 @@ class ProgressBar {
     rows_ = 0;
     next_tenth_ = 1;
   }
-  void on_batch_end(const batch_result& r) {
-    if (r.rank != 0) return;
-    if (!r.skipped) {
-      loss_sum_ += r.loss * static_cast<double>(r.rows);
-      rows_ += r.rows;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (terminal_) {
-      if (r.step == r.steps || now - last_draw_ > std::chrono::milliseconds(100)) {
-        std::fprintf(out_, "\r%s", line(r, now).c_str());
-        std::fflush(out_);
-        last_draw_ = now;
-      }
-    } else if (r.step * 10 >= next_tenth_ * r.steps && r.step < r.steps) {
-      std::fprintf(out_, "%s\n", line(r, now).c_str());
-      std::fflush(out_);
-      while (next_tenth_ * r.steps <= r.step * 10) ++next_tenth_;
-    }
-  }
-  void on_epoch_end(const epoch_result& r) {
-    if (r.rank != 0) return;
-    std::string s = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) +
-                    "  loss " + fixed(r.loss, 4) + "  " + fixed(r.seconds, 2) + " s";
-    if (r.validation) {
-      const eval_result& v = *r.validation;
-      s += "  val_loss " + fixed(v.loss, 4);
-      if (v.classes) s += "  val_accuracy " + fixed(v.accuracy, 4);
-      else s += "  val_mae " + fixed(v.mae, 4) + "  val_rmse " + fixed(v.rmse, 4);
-    }
-    std::fprintf(out_, terminal_ ? "\r\033[K%s\n" : "%s\n", s.c_str());
-    std::fflush(out_);
-  }
+  void on_batch_end(const batch_result& r);
+  void on_epoch_end(const epoch_result& r);
 
  private:
   static std::string fixed(double v, int digits) {
@@ -270,20 +202,7 @@ class ProgressBar {
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     return buf;
   }
-  std::string line(const batch_result& r, std::chrono::steady_clock::time_point now) const {
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double per_step = elapsed / static_cast<double>(r.step);
-    const double eta = per_step * static_cast<double>(r.steps - r.step);
-    const double rate = elapsed > 0 ? static_cast<double>(rows_) / elapsed : 0;
-    constexpr std::size_t width = 24;
-    const std::size_t filled = r.steps ? r.step * width / r.steps : width;
-    std::string bar(filled, '=');
-    if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
-    return "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + " [" + bar + "] " +
-           std::to_string(r.step) + "/" + std::to_string(r.steps) + "  loss " +
-           fixed(rows_ ? loss_sum_ / static_cast<double>(rows_) : 0.0, 4) + "  " + fixed(rate, 0) +
-           " samples/s  ETA " + fixed(eta, 1) + " s";
-  }
+  std::string line(const batch_result& r, std::chrono::steady_clock::time_point now) const;
 
   std::FILE* out_;
   bool terminal_;
@@ -291,5 +210,107 @@ class ProgressBar {
   double loss_sum_ = 0;
   std::size_t rows_ = 0, next_tenth_ = 1;
 };
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL std::string detail::number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+INGOT_DECL detail::log_file::log_file(std::string path, bool append) : path_(std::move(path)), append_(append) {
+  const std::string dir = paths::folder_of(path_);
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw std::runtime_error("ingot: cannot write the log " + path_ + ": its folder " + dir +
+                             " does not exist or is not writable");
+}
+
+INGOT_DECL void detail::log_file::end_line() {
+  std::fputc('\n', file_);
+  if (std::fflush(file_) != 0) throw std::runtime_error("ingot: cannot write the log " + path_);
+}
+
+INGOT_DECL void CSVLogger::on_epoch_end(const epoch_result& r) {
+  if (r.rank != 0) return;
+  std::FILE* f = log_.get();
+  if (!header_) {
+    std::fputs("epoch,loss,seconds", f);
+    if (r.validation)
+      for (const char* c : detail::metric_columns) std::fprintf(f, ",%s", c);
+    log_.end_line();
+    header_ = true;
+  }
+  std::fprintf(f, "%zu,%s,%s", r.epoch, detail::number(r.loss).c_str(), detail::number(r.seconds).c_str());
+  if (r.validation)
+    for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
+      std::fprintf(f, ",%s", detail::number(detail::validation_metric(*r.validation, i)).c_str());
+  log_.end_line();
+}
+
+INGOT_DECL bool CSVLogger::has_content(const std::string& path) {
+  return paths::file_size_or_zero(path) > 0;
+}
+
+INGOT_DECL void JSONLinesLogger::on_epoch_end(const epoch_result& r) {
+  if (r.rank != 0) return;
+  std::FILE* f = log_.get();
+  auto num = [](double v) { return std::isfinite(v) ? detail::number(v) : std::string("null"); };
+  std::fprintf(f, "{\"epoch\":%zu,\"loss\":%s,\"seconds\":%s", r.epoch, num(r.loss).c_str(), num(r.seconds).c_str());
+  if (r.validation)
+    for (std::size_t i = 0; i < std::size(detail::metric_columns); ++i)
+      std::fprintf(f, ",\"%s\":%s", detail::metric_columns[i], num(detail::validation_metric(*r.validation, i)).c_str());
+  std::fputc('}', f);
+  log_.end_line();
+}
+
+INGOT_DECL void ProgressBar::on_batch_end(const batch_result& r) {
+  if (r.rank != 0) return;
+  if (!r.skipped) {
+    loss_sum_ += r.loss * static_cast<double>(r.rows);
+    rows_ += r.rows;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (terminal_) {
+    if (r.step == r.steps || now - last_draw_ > std::chrono::milliseconds(100)) {
+      std::fprintf(out_, "\r%s", line(r, now).c_str());
+      std::fflush(out_);
+      last_draw_ = now;
+    }
+  } else if (r.step * 10 >= next_tenth_ * r.steps && r.step < r.steps) {
+    std::fprintf(out_, "%s\n", line(r, now).c_str());
+    std::fflush(out_);
+    while (next_tenth_ * r.steps <= r.step * 10) ++next_tenth_;
+  }
+}
+
+INGOT_DECL void ProgressBar::on_epoch_end(const epoch_result& r) {
+  if (r.rank != 0) return;
+  std::string s = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) +
+                  "  loss " + fixed(r.loss, 4) + "  " + fixed(r.seconds, 2) + " s";
+  if (r.validation) {
+    const eval_result& v = *r.validation;
+    s += "  val_loss " + fixed(v.loss, 4);
+    if (v.classes) s += "  val_accuracy " + fixed(v.accuracy, 4);
+    else s += "  val_mae " + fixed(v.mae, 4) + "  val_rmse " + fixed(v.rmse, 4);
+  }
+  std::fprintf(out_, terminal_ ? "\r\033[K%s\n" : "%s\n", s.c_str());
+  std::fflush(out_);
+}
+
+INGOT_DECL std::string ProgressBar::line(const batch_result& r, std::chrono::steady_clock::time_point now) const {
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double per_step = elapsed / static_cast<double>(r.step);
+  const double eta = per_step * static_cast<double>(r.steps - r.step);
+  const double rate = elapsed > 0 ? static_cast<double>(rows_) / elapsed : 0;
+  constexpr std::size_t width = 24;
+  const std::size_t filled = r.steps ? r.step * width / r.steps : width;
+  std::string bar(filled, '=');
+  if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
+  return "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + " [" + bar + "] " +
+         std::to_string(r.step) + "/" + std::to_string(r.steps) + "  loss " +
+         fixed(rows_ ? loss_sum_ / static_cast<double>(rows_) : 0.0, 4) + "  " + fixed(rate, 0) +
+         " samples/s  ETA " + fixed(eta, 1) + " s";
+}
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot::train

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ingot/core/config.hpp"
+
 namespace ingot::train {
 
 struct eval_options {
@@ -59,6 +61,7 @@ void add_classification(eval_result& r, const T* out, const std::int32_t* labels
     r.top_k_accuracy += above < r.k;
   }
 }
+
 template <class T, class Target>
 void add_regression(eval_result& r, const T* out, const Target* target, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -67,7 +70,13 @@ void add_regression(eval_result& r, const T* out, const Target* target, std::siz
     r.rmse += d * d;
   }
 }
-inline void finish_classification(eval_result& r) {
+
+INGOT_DECL void finish_classification(eval_result& r);
+INGOT_DECL void finish_regression(eval_result& r, std::size_t elements);
+}  // namespace detail
+
+#if INGOT_DEFINE_BODIES
+INGOT_DECL void detail::finish_classification(eval_result& r) {
   const std::size_t c = r.classes;
   const double n = static_cast<double>(r.rows);
   r.accuracy /= n;
@@ -89,10 +98,11 @@ inline void finish_classification(eval_result& r) {
     r.macro_f1 += r.f1[k] / static_cast<double>(c);
   }
 }
-inline void finish_regression(eval_result& r, std::size_t elements) {
+
+INGOT_DECL void detail::finish_regression(eval_result& r, std::size_t elements) {
   r.mae /= static_cast<double>(elements);
   r.rmse = std::sqrt(r.rmse / static_cast<double>(elements));
 }
-}  // namespace detail
+#endif  // INGOT_DEFINE_BODIES
 
 }  // namespace ingot::train

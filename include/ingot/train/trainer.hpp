@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ingot/core/config.hpp"
 #include "ingot/core/rng.hpp"
 #include "ingot/data/loader.hpp"
 #include "ingot/data/dataset.hpp"
@@ -198,6 +199,50 @@ struct predict_roots {
 }  // namespace detail
 
 namespace detail {
+// A contiguous range of the gradient arena reduced as one message in a
+// distributed step, and the plan step after which every gradient in it is
+// final.
+struct gradient_bucket {
+  std::size_t begin = 0, end = 0, ready_after = 0;
+};
+// Buckets of about bucket_values from the last parameters to the first, in
+// the order the backward pass finishes them (the same on every rank: MPI
+// matches collectives by their order); ready_step[k] is the plan step that
+// finishes parameter k's gradient.
+INGOT_DECL std::vector<gradient_bucket> gradient_buckets(const std::vector<optim::param_info>& params,
+                                                         std::span<const std::size_t> ready_step,
+                                                         std::size_t bucket_values);
+#if INGOT_DEFINE_BODIES
+INGOT_DECL std::vector<gradient_bucket> gradient_buckets(const std::vector<optim::param_info>& params,
+                                                         std::span<const std::size_t> ready_step,
+                                                         std::size_t bucket_values) {
+  std::vector<gradient_bucket> buckets;
+  std::vector<std::size_t> order(params.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return params[a].offset > params[b].offset; });
+  gradient_bucket current{};
+  bool open = false;
+  for (std::size_t k : order) {
+    const std::size_t ready = ready_step[k];
+    if (!open) current = gradient_bucket{params[k].offset, params[k].offset + params[k].size, ready};
+    else {
+      current.begin = params[k].offset;
+      current.ready_after = std::max(current.ready_after, ready);
+    }
+    open = true;
+    if (current.end - current.begin >= bucket_values) {
+      buckets.push_back(current);
+      open = false;
+    }
+  }
+  if (open) buckets.push_back(current);
+  std::stable_sort(buckets.begin(), buckets.end(),
+                   [](const gradient_bucket& a, const gradient_bucket& b) { return a.ready_after < b.ready_after; });
+  return buckets;
+}
+#endif  // INGOT_DEFINE_BODIES
+
 // Each check stands alone, so that only the broken argument is reported.
 template <class Model>
 constexpr bool check_model() {
@@ -206,6 +251,7 @@ constexpr bool check_model() {
                 "type with value_type, input, train_output, eval_output, params, updates, arena() and state())");
   return model<Model>;
 }
+
 template <class Model, class Loss>
 struct loss_check {
   static_assert(loss_for<Loss, typename Model::train_output>,
@@ -225,11 +271,13 @@ constexpr bool check_loss() {
   if constexpr (model<Model>) return loss_check<Model, Loss>::ok;
   else return true;
 }
+
 template <class Model, class Optimizer>
 constexpr bool check_optimizer() {
   if constexpr (model<Model>) return optimizer_check<Model, Optimizer>::ok;
   else return true;
 }
+
 template <class Model, class Loss, class Optimizer>
 struct trainer_arguments {
   static constexpr bool ok =
@@ -666,40 +714,11 @@ class Trainer {
     }
   }
 
-  // A contiguous range of the gradient arena reduced as one message, and
-  // the plan step after which every gradient in it is final.
-  struct bucket {
-    std::size_t begin = 0, end = 0, ready_after = 0;
-  };
-  // Buckets of about bucket_bytes from the last parameters to the first, in
-  // the order the backward pass finishes them (the same on every rank:
-  // MPI matches collectives by their order).
+  using bucket = detail::gradient_bucket;
   void make_buckets() {
-    buckets_.clear();
-    const optim::optimizer_core& opt = optimizer_;
-    const auto& params = opt.params();
-    std::vector<std::size_t> order(params.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return params[a].offset > params[b].offset; });
-    const std::size_t target = std::max<std::size_t>(1, dist_opts_.bucket_bytes / sizeof(T));
-    bucket current{};
-    bool open = false;
-    for (std::size_t k : order) {
-      const std::size_t ready = train_plan_type::root_ready_step[1 + k];
-      if (!open) current = bucket{params[k].offset, params[k].offset + params[k].size, ready};
-      else {
-        current.begin = params[k].offset;
-        current.ready_after = std::max(current.ready_after, ready);
-      }
-      open = true;
-      if (current.end - current.begin >= target) {
-        buckets_.push_back(current);
-        open = false;
-      }
-    }
-    if (open) buckets_.push_back(current);
-    std::stable_sort(buckets_.begin(), buckets_.end(),
-                     [](const bucket& a, const bucket& b) { return a.ready_after < b.ready_after; });
+    buckets_ = detail::gradient_buckets(static_cast<const optim::optimizer_core&>(optimizer_).params(),
+                                        std::span<const std::size_t>(train_plan_type::root_ready_step).subspan(1),
+                                        std::max<std::size_t>(1, dist_opts_.bucket_bytes / sizeof(T)));
   }
   void start_bucket(const bucket& b, T weight) {
     T* g = grads_.data() + b.begin;
