@@ -4,17 +4,16 @@
 # environment in build-bench/venv, installed on first use), checks that all
 # sides compute the same losses, times every workload and writes
 # build-bench/results.md (the table), results.json and bench.png (the chart).
-#   sh bench/run.sh [--quick] [--processes N] [--only seed,mlp64,mlp256,width,infer] [--no-peers] [--out DIR]
-#   sh bench/run.sh cnn [--steps N] [--runs N] [--processes N]   the CNN workload (bench/cnn.py)
+#   sh bench/run.sh [--quick] [--processes N] [--only seed,mlp64,mlp256,width,infer,cnn] [--no-peers] [--out DIR]
+#   sh bench/run.sh cnn [--steps N] [--runs N] [--processes N]   the CNN workload alone (bench/cnn.py)
 set -e
 cd "$(dirname "$0")/.."
 script=bench/suite.py
 if [ "${1:-}" = "cnn" ]; then
   shift
   script=bench/cnn.py
-  sh tools/build.sh bench/bench_cnn >/dev/null
 fi
-sh tools/build.sh bench/bench_workloads >/dev/null
+sh tools/build.sh bench/bench_workloads bench/bench_cnn >/dev/null
 python=python3
 if ! python3 -c 'import torch, jax, matplotlib' 2>/dev/null; then
   venv=build-bench/venv

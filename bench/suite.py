@@ -12,7 +12,8 @@ GFLOP/s with its share of the FMA peak measured on this machine.
 
     python3 bench/suite.py [--processes N] [--quick] [--out DIR] [--only w1,w2] [--no-peers]
 
-Workloads: seed, mlp64, mlp256, width, infer.
+Workloads: seed, mlp64, mlp256, width, infer, cnn (bench/cnn.py: PyTorch
+eager and JAX's jit; no torch.compile or lax.scan side).
 """
 import argparse
 import json
@@ -118,7 +119,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and widths: a smoke run")
     ap.add_argument("--out", default=os.path.join(ROOT, "build-bench"), help="folder for results.{json,md}, bench.png")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="ingot's meson build folder")
-    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer", help="comma-separated workloads")
+    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer,cnn", help="comma-separated workloads")
     ap.add_argument("--no-peers", action="store_true", help="ingot only")
     args = ap.parse_args()
     runner = Runner(args)
@@ -180,6 +181,11 @@ def main():
             if impl in peers:
                 row[impl] = runner.measure("infer", impl, ["infer", "20"])
         results.append(("infer (10,000 test images), ms", forward_flops([784, 256, 128, 10], 10000), row))
+    if "cnn" in only:
+        row, flops, cnn_agreement = cnn(args, peak_all, peers)
+        agreement.update(cnn_agreement)
+        runner.records += list(row.values())
+        results.append(("cnn (2 conv + BatchNorm2d + pool, 3136-128-10, Adam, batch 64), ms/step", flops, row))
 
     table = report(results, peaks, agreement, peak_all)
     print()
@@ -192,6 +198,28 @@ def main():
                    "agreement": agreement, "records": runner.records,
                    "rows": [[label, flops, list(row)] for label, flops, row in results]}, f, indent=1)
     plot(results, os.path.join(args.out, "bench.png"), peaks)
+
+
+def cnn(args, peak_all, peers):
+    """The CNN workload: bench/cnn.py checks the losses and times every side
+    in fresh processes; its cnn.json becomes one row of the table."""
+    print("cnn: the Fashion-MNIST CNN of examples/fashion_mnist_cnn without Dropout, Adam, batch 64")
+    cmd = [sys.executable, os.path.join(ROOT, "bench", "cnn.py"), "--processes", str(args.processes),
+           "--peak", str(peak_all["peak_gflops"]), "--build", args.build, "--out", args.out]
+    if args.quick:
+        cmd += ["--steps", "20", "--runs", "2"]
+    if not peers:
+        cmd.append("--no-peers")
+    if subprocess.run(cmd).returncode != 0:
+        sys.exit("suite.py: bench/cnn.py failed")
+    with open(os.path.join(args.out, "cnn.json")) as f:
+        saved = json.load(f)
+    row = {}
+    for impl, r in saved["results"].items():
+        rec = {"workload": "cnn", "impl": impl, "unit": "s/step", "threads": saved["threads"][impl], "loss": None,
+               "times": r["times"], "median": r["median"], "min": r["min"], "max": r["max"]}
+        row[impl] = rec
+    return row, saved["train_flops_per_step"], {f"cnn {p}": tuple(v) for p, v in saved["agreement"].items()}
 
 
 def scale(label):
