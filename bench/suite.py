@@ -130,9 +130,7 @@ def main():
     widths = [64, 512, 2048] if quick else WIDTHS
     os.makedirs(args.out, exist_ok=True)
 
-    peak1 = runner.run([runner.ingot, "peak", "1"], "FMA peak, 1 thread")
-    peak_all = runner.run([runner.ingot, "peak", "0"], "FMA peak, all cores")
-    peaks = {1: peak1["peak_gflops"], peak_all["threads"]: peak_all["peak_gflops"]}
+    peak1, peak_all = measure_peaks(runner)
 
     models = [("seed", 100, peers), ("mlp-256-128", 64, peers)]
     if "width" in only:
@@ -187,6 +185,14 @@ def main():
         runner.records += list(row.values())
         results.append(("cnn (2 conv + BatchNorm2d + pool, 3136-128-10, Adam, batch 64), ms/step", flops, row))
 
+    # The peak again after the workloads, the larger kept: a measurement that
+    # shares the cores with another process reads low (a compile running
+    # beside the first one halved the 2-thread figure), and a low peak
+    # inflates every share in the table.
+    again1, again_all = measure_peaks(runner)
+    peak1 = max(peak1, again1, key=lambda r: r["peak_gflops"])
+    peak_all = max(peak_all, again_all, key=lambda r: r["peak_gflops"])
+    peaks = {1: peak1["peak_gflops"], peak_all["threads"]: peak_all["peak_gflops"]}
     table = report(results, peaks, agreement, peak_all)
     print()
     print(table)
@@ -198,6 +204,11 @@ def main():
                    "agreement": agreement, "records": runner.records,
                    "rows": [[label, flops, list(row)] for label, flops, row in results]}, f, indent=1)
     plot(results, os.path.join(args.out, "bench.png"), peaks)
+
+
+def measure_peaks(runner):
+    return (runner.run([runner.ingot, "peak", "1"], "FMA peak, 1 thread"),
+            runner.run([runner.ingot, "peak", "0"], "FMA peak, all cores"))
 
 
 def cnn(args, peak_all, peers):
