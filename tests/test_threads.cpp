@@ -90,9 +90,12 @@ void same_on_threads(std::size_t M, std::size_t N, std::size_t K) {
 }  // namespace
 
 TEST_CASE("a GEMM split across threads equals the one-thread GEMM bit for bit", "[threads][gemm]") {
-  // Large enough to split (at least two full panels and 2^18 multiply-adds),
-  // with ragged column tails, K tails and every transpose.
-  const std::size_t shapes[][3] = {{64, 256, 784}, {37, 100, 300}, {64, 70, 128}, {131, 97, 65}, {5, 1000, 61}};
+  // Large enough to split (at least two full panels or row tiles and 2^18
+  // multiply-adds), with ragged column and row tails, K tails and every
+  // transpose. The tall ones split by rows: fewer panels than threads (N =
+  // 10 takes the direct path; 20 and 40 are one or two panels of AVX2).
+  const std::size_t shapes[][3] = {{64, 256, 784}, {37, 100, 300}, {64, 70, 128}, {131, 97, 65}, {5, 1000, 61},
+                                   {1001, 10, 300}, {523, 20, 201}, {777, 40, 129}};
   for (auto& s : shapes) {
     same_on_threads<false, false>(s[0], s[1], s[2]);
     same_on_threads<false, true>(s[0], s[1], s[2]);

@@ -350,31 +350,33 @@ inline constexpr std::size_t gemm_parallel_min_fma = std::size_t{1} << 18;
 // hold gemm_blocking<T>::pack_a_size / pack_b_size elements, 64-byte aligned.
 //
 // On several threads the columns of C are dealt out in whole panels of NR,
-// each thread running the serial GEMM on its columns with its own packing
+// or, when there are fewer panels than threads and more row tiles (a tall
+// product with few columns: a classifier's last layer over a large batch,
+// a narrow layer on a machine with many cores), the rows in whole tiles of
+// MR. Each thread runs the serial GEMM on its part with its own packing
 // buffers. Every element of C is then the same sum, in the same order, as on
-// one thread: results are bit-identical for any thread count. Only products
-// with at least one full panel per thread are split (a narrower slice would
-// take the direct path, which sums in another order).
+// one thread: results are bit-identical for any thread count. A column split
+// gives each thread at least one full panel (a narrower slice would take the
+// direct path, which sums in another order); the direct path itself sums
+// each row the same way whichever rows it is given.
 template <bool TA, bool TB, class T>
 void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
           T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue = {}) {
   using blk = gemm_blocking<T>;
   thread_pool& threads = pool();
-  const std::size_t panels = N / blk::NR;
-  const std::size_t split = std::min(threads.size(), panels);
+  const std::size_t panels = N / blk::NR, row_tiles = M / blk::MR;
+  const std::size_t by_cols = std::min(threads.size(), panels), by_rows = std::min(threads.size(), row_tiles);
+  const bool split_rows = by_rows > by_cols;
+  const std::size_t split = split_rows ? by_rows : by_cols;
   if (split < 2 || M * N * K < gemm_parallel_min_fma) {
     detail::gemm_serial<TA, TB>(M, N, K, a, lda, b, ldb, c, ldc, pack_a, pack_b, epilogue);
     return;
   }
   threads.run([&](std::size_t t, std::size_t n) {
     // n is 1 when this product runs inside another parallel loop (a
-    // convolution's block of pixels): thread 0 then takes every panel.
+    // convolution's block of pixels): thread 0 then takes the whole product.
     const std::size_t parts = std::min(split, n);
     if (t >= parts) return;
-    // Thread t takes full panels [p0, p1); the last also takes the columns
-    // after the last full panel.
-    const std::size_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
-    const std::size_t j0 = p0 * blk::NR, j1 = t + 1 == parts ? N : p1 * blk::NR;
     T* pa = pack_a;
     T* pb = pack_b;
     if (t != 0) {
@@ -384,6 +386,20 @@ void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t l
       pb = own_b.data();
     }
     tile_epilogue e = epilogue;
+    if (split_rows) {
+      // Thread t takes row tiles [r0, r1); the last also takes the rows
+      // after the last full tile.
+      const std::size_t i0 = row_tiles * t / parts * blk::MR;
+      const std::size_t i1 = t + 1 == parts ? M : row_tiles * (t + 1) / parts * blk::MR;
+      e.row_offset += i0;
+      detail::gemm_serial<TA, TB>(i1 - i0, N, K, TA ? a + i0 : a + i0 * lda, lda, b, ldb, c + i0 * ldc, ldc, pa, pb,
+                                  e);
+      return;
+    }
+    // Thread t takes full panels [p0, p1); the last also takes the columns
+    // after the last full panel.
+    const std::size_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
+    const std::size_t j0 = p0 * blk::NR, j1 = t + 1 == parts ? N : p1 * blk::NR;
     e.col_offset += j0;
     detail::gemm_serial<TA, TB>(M, j1 - j0, K, a, lda, TB ? b + j0 * ldb : b + j0, ldb, c + j0, ldc, pa, pb, e);
   });
