@@ -51,7 +51,10 @@ void all_shapes() {
   const std::size_t shapes[][3] = {{1, 1, 1},     {5, 7, 3},     {6, 16, 8},   {13, 17, 29},  {73, 33, 300},
                                    {100, 530, 7}, {7, 1, 513},   {1, 10, 100}, {100, 1, 10},  {64, 10, 128},
                                    {9, 31, 17},   {70, 33, 1},   {13, 64, 20},  {5, 96, 263},
-                                   {131, 10, 37}, {67, 20, 3},   {200, 5, 16}, {66, 17, 15}};
+                                   {131, 10, 37}, {67, 20, 3},   {200, 5, 16}, {66, 17, 15},
+                                   // A small batch against a wider weight (the forward product runs as
+                                   // C^T = W X^T): K past one block, partial tiles both ways, MC crossed.
+                                   {17, 40, 300}, {64, 100, 37}, {96, 97, 5}, {16, 17, 1}, {33, 530, 257}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
@@ -92,5 +95,43 @@ TEST_CASE("a narrow product's rows do not depend on how many rows are computed t
   for (std::size_t i = 0; i < M; ++i) {
     simd::gemm<false, true>(1, N, K, a.data() + i * K, K, b.data(), K, one.data(), N, pack.data(), pb);
     for (std::size_t j = 0; j < N; ++j) REQUIRE(one[j] == all[i * N + j]);
+  }
+}
+
+TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") {
+  // Up to 96 rows, Y = X W^T is computed as C^T = W X^T; above, directly.
+  // Each row of Y must come out bit for bit the same either way, with K
+  // past one block (partial sums added to C) and the epilogue applied once.
+  constexpr std::size_t N = 75, K = 300, Big = 101;
+  rng g(11);
+  std::vector<float> x(Big * K), w(N * K);
+  g.fill_uniform(std::span<float>(x), -1, 1);
+  g.fill_uniform(std::span<float>(w), -1, 1);
+  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+  float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
+  struct relu {
+    float* c;
+    std::size_t ldc;
+  };
+  auto product = [&](std::size_t rows) {
+    std::vector<float> y(rows * N, -3.0f);
+    relu r{y.data(), N};
+    const simd::tile_epilogue epilogue{[](const void* p, std::size_t i0, std::size_t j0, std::size_t m, std::size_t n) {
+                                         const auto& e = *static_cast<const relu*>(p);
+                                         for (std::size_t i = i0; i < i0 + m; ++i)
+                                           for (std::size_t j = j0; j < j0 + n; ++j)
+                                             e.c[i * e.ldc + j] = std::max(e.c[i * e.ldc + j], 0.0f) + 1.0f;
+                                       },
+                                       &r};
+    simd::gemm<false, true>(rows, N, K, x.data(), K, w.data(), K, y.data(), N, pack.data(), pb, epilogue);
+    return y;
+  };
+  const std::vector<float> all = product(Big);
+  for (std::size_t rows : {16, 17, 64, 96}) {
+    const std::vector<float> part = product(rows);
+    for (std::size_t i = 0; i < rows * N; ++i) {
+      INFO(rows << " rows, element " << i);
+      REQUIRE(part[i] == all[i]);
+    }
   }
 }
