@@ -48,6 +48,21 @@ TEST_CASE("bias and activation run as the GEMM's epilogue, in one buffer", "[pla
     }
 }
 
+TEST_CASE("an activation's derivative runs as the input-gradient GEMM's epilogue", "[plan][fusion]") {
+  // Two layers. The gradient of W2 alone needs no input gradient: the two
+  // forward products host bias + tanh (the second tanh is stored, as its
+  // derivative reads it). The gradient of W adds dH = dY W2, which hosts
+  // dH * (1 - h^2): the gradient at the first pre-activation is written
+  // while each tile of dH is in L1, never as a pass of its own.
+  constexpr auto W2 = expr::param<"W2", 5, 37>;
+  constexpr auto b2 = expr::param<"b2", 5>;
+  using W2t = expr::param_leaf<"W2", 5, 37, true>;
+  using L = decltype(expr::sum(expr::tanh(W2 * expr::tanh(W * x + b) + b2)));
+  STATIC_REQUIRE(expr::plan<float, L>::num_epilogues() == 1);  // the second tanh is summed in the sum's loop
+  STATIC_REQUIRE(expr::plan<float, L, expr::grad_t<L, W2t>>::num_epilogues() == 2);
+  STATIC_REQUIRE(expr::plan<float, L, expr::grad_t<L, Wt>>::num_epilogues() == 3);
+}
+
 TEST_CASE("the pre-activation is kept only when a derivative needs it", "[plan][fusion]") {
   // tanh's derivative is written on its output: the pre-activation is fused away.
   using Lt = decltype(expr::sum(expr::tanh(W * x + b)));

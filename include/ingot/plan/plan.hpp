@@ -295,6 +295,10 @@ class basic_plan {
   static constexpr bool is_materialized() { return sched.materialized[G::template id_of<N>]; }
   template <expr::node N>
   static constexpr bool is_epilogue_fused() { return sched.fused_into[G::template id_of<N>] != no_node; }
+  // How many kernels run an element-wise pass as their epilogue.
+  static constexpr std::size_t num_epilogues() {
+    return count_ids([](std::size_t k) { return sched.fused_into[k] != no_node; });
+  }
   template <expr::node N>
   static constexpr bool has_output(std::size_t o) { return sched.out_slot[G::template id_of<N>][o] != no_node; }
 
