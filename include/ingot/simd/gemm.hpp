@@ -106,8 +106,8 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
 // Stores an MR x NR register tile of C' = C^T (rows r, columns j) into C:
 // element (r, j) goes to c[j * ldc + r], the first mr of each of the first
 // nr rows of C. Floats are turned round in 8 x 8 register transposes (MR = 6
-// rows plus two zero rows), so each row of C gets one masked store of mr
-// values; other types go through a tile in memory.
+// rows plus two zero rows), so each row of C gets its mr values in one or
+// two stores; other types go through a tile in memory.
 template <class T>
 inline void store_transposed(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t ldc, std::size_t mr,
                              std::size_t nr, bool accumulate) {
