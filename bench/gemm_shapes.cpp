@@ -10,42 +10,24 @@
 //   dgrad    dX[B x In]  = dY[B x Out] W        gemm<false, false>
 //   wgrad    dW[Out x In] = dY^T X              gemm<true, false>
 // and the GFLOP/s each reaches.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ingot/ingot.hpp>
 #include <span>
 #include <vector>
 
+#include "timing.hpp"
+
 using namespace ingot;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using ingot_bench::timing;
 
-struct timing {
-  double median, best;
-};
-
-// Median and fastest of 15 samples of about 20 ms each. Both are printed:
-// on a shared machine the fastest sample is the steadier figure to compare
-// two versions of a kernel by.
+// Median and fastest of 15 samples of about 20 ms each.
 template <class F>
 timing time_product(F&& run) {
-  run();
-  const auto t0 = clock_type::now();
-  run();
-  const double once = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const int reps = std::max(1, static_cast<int>(0.02 / std::max(once, 1e-7)));
-  std::vector<double> samples;
-  for (int s = 0; s < 15; ++s) {
-    const auto start = clock_type::now();
-    for (int r = 0; r < reps; ++r) run();
-    samples.push_back(std::chrono::duration<double>(clock_type::now() - start).count() / reps);
-  }
-  std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2], samples.front()};
+  return ingot_bench::time_calls(run, 15, 0.02);
 }
 
 void layer(std::size_t batch, std::size_t in, std::size_t out) {

@@ -14,7 +14,6 @@
 // written in place is the second reference row). Two sizes: the Fashion-MNIST MLP's 235,146 parameters (its arrays
 // live in L3) and 16M parameters (in DRAM).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ingot/ingot.hpp>
@@ -22,31 +21,18 @@
 #include <string>
 #include <vector>
 
+#include "timing.hpp"
+
 using namespace ingot;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using ingot_bench::timing;
 
 // Median and fastest of 11 samples of at least 50 ms of repeated calls.
-struct timing {
-  double median, best;
-};
 template <class F>
 timing time_pass(F&& run) {
-  run();
-  const auto t0 = clock_type::now();
-  run();
-  const double once = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const int reps = std::max(1, static_cast<int>(0.05 / std::max(once, 1e-7)));
-  std::vector<double> samples;
-  for (int s = 0; s < 11; ++s) {
-    const auto start = clock_type::now();
-    for (int r = 0; r < reps; ++r) run();
-    samples.push_back(std::chrono::duration<double>(clock_type::now() - start).count() / reps);
-  }
-  std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2], samples.front()};
+  return ingot_bench::time_calls(run, 11, 0.05);
 }
 
 void row(const std::string& name, std::size_t arrays, std::size_t n, timing t, double triad_gbs) {
