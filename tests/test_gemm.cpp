@@ -102,36 +102,40 @@ TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") 
   // Up to 96 rows, Y = X W^T is computed as C^T = W X^T; above, directly.
   // Each row of Y must come out bit for bit the same either way, with K
   // past one block (partial sums added to C) and the epilogue applied once.
-  constexpr std::size_t N = 75, K = 300, Big = 101;
-  rng g(11);
-  std::vector<float> x(Big * K), w(N * K);
-  g.fill_uniform(std::span<float>(x), -1, 1);
-  g.fill_uniform(std::span<float>(w), -1, 1);
-  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
-  float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
-  struct relu {
-    float* c;
-    std::size_t ldc;
-  };
-  auto product = [&](std::size_t rows) {
-    std::vector<float> y(rows * N, -3.0f);
-    relu r{y.data(), N};
-    const simd::tile_epilogue epilogue{[](const void* p, std::size_t i0, std::size_t j0, std::size_t m, std::size_t n) {
-                                         const auto& e = *static_cast<const relu*>(p);
-                                         for (std::size_t i = i0; i < i0 + m; ++i)
-                                           for (std::size_t j = j0; j < j0 + n; ++j)
-                                             e.c[i * e.ldc + j] = std::max(e.c[i * e.ldc + j], 0.0f) + 1.0f;
-                                       },
-                                       &r};
-    simd::gemm<false, true>(rows, N, K, x.data(), K, w.data(), K, y.data(), N, pack.data(), pb, epilogue);
-    return y;
-  };
-  const std::vector<float> all = product(Big);
-  for (std::size_t rows : {16, 17, 64, 96}) {
-    const std::vector<float> part = product(rows);
-    for (std::size_t i = 0; i < rows * N; ++i) {
-      INFO(rows << " rows, element " << i);
-      REQUIRE(part[i] == all[i]);
+  // K = 2900 is longer than the longest K block C^T takes (8 x 256, fewer
+  // for 96 rows), so C^T's partial sums also go through Y.
+  constexpr std::size_t N = 100, Big = 101;
+  for (std::size_t K : {300, 2900}) {
+    rng g(11);
+    std::vector<float> x(Big * K), w(N * K);
+    g.fill_uniform(std::span<float>(x), -1, 1);
+    g.fill_uniform(std::span<float>(w), -1, 1);
+    aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+    float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
+    struct relu {
+      float* c;
+      std::size_t ldc;
+    };
+    auto product = [&](std::size_t rows) {
+      std::vector<float> y(rows * N, -3.0f);
+      relu r{y.data(), N};
+      const simd::tile_epilogue epilogue{
+          [](const void* p, std::size_t i0, std::size_t j0, std::size_t m, std::size_t n) {
+            const auto& e = *static_cast<const relu*>(p);
+            for (std::size_t i = i0; i < i0 + m; ++i)
+              for (std::size_t j = j0; j < j0 + n; ++j) e.c[i * e.ldc + j] = std::max(e.c[i * e.ldc + j], 0.0f) + 1.0f;
+          },
+          &r};
+      simd::gemm<false, true>(rows, N, K, x.data(), K, w.data(), K, y.data(), N, pack.data(), pb, epilogue);
+      return y;
+    };
+    const std::vector<float> all = product(Big);
+    for (std::size_t rows : {16, 17, 64, 96}) {
+      const std::vector<float> part = product(rows);
+      for (std::size_t i = 0; i < rows * N; ++i) {
+        INFO("K " << K << ", " << rows << " rows, element " << i);
+        REQUIRE(part[i] == all[i]);
+      }
     }
   }
 }

@@ -403,18 +403,19 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
                   std::size_t ldb, T* c, std::size_t ldc, T* pack_a, T* pack_b, const tile_epilogue& epilogue) {
   static_assert(!(TA && TransC));
   using blk = gemm_blocking<T>;
-  // C^T of a small batch has N <= 96 columns: K is cut in blocks as long as
-  // the packed batch fits the pack buffer (whole KCs, up to 8), so partial
-  // sums stay in the micro-kernel over more of K instead of going through
-  // C in memory (summed in the same order: see micro_kernel). The B panel
-  // then lives in L2 rather than L1. Measured one thread, batch 64, against
-  // blocks of KC: 784 -> 1024 13-15% faster, 1024 -> 1024 11-14%, 2048 ->
-  // 2048 16-22%; no gain for the input gradient's products.
+  // C^T of a small batch has N <= 96 columns: when the whole packed batch
+  // fits the pack buffer and K is at most 8 KC, K is one block, so partial
+  // sums stay in the micro-kernel instead of going through C in memory
+  // (summed in the same order: see micro_kernel). Only a whole K can be one
+  // block: a later block's chains would be added together before C, not to
+  // C one by one. The B panel then lives in L2 rather than L1. Measured one
+  // thread, batch 64, against blocks of KC: 784 -> 1024 13-15% faster,
+  // 1024 -> 1024 11-14%, 2048 -> 2048 16-22%; no gain for the input
+  // gradient's products.
   std::size_t kc_block = blk::KC, nc_block = blk::NC;
   if constexpr (TransC) {
     const std::size_t n_padded = (N + blk::NR - 1) / blk::NR * blk::NR;
-    const std::size_t longest = std::min(8 * blk::KC, blk::pack_b_size / n_padded) / blk::KC * blk::KC;
-    kc_block = K <= longest ? std::max(K, blk::KC) : longest;
+    if (K <= std::min(8 * blk::KC, blk::pack_b_size / n_padded)) kc_block = std::max(K, blk::KC);
     nc_block = blk::pack_b_size / kc_block / blk::NR * blk::NR;
   }
   for (std::size_t jc = 0; jc < N; jc += nc_block) {
