@@ -139,3 +139,46 @@ TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") 
     }
   }
 }
+
+TEST_CASE("an input-gradient product's rows do not depend on the batch size", "[gemm]") {
+  // dX = dY W with W row-major: up to 4 x 72 rows W is read in place panel
+  // by panel, above it is packed. Each row must come out bit for bit the
+  // same either way, with K past one block (partial sums added to C), N past
+  // one block of columns and a last panel narrower than NR (packed either
+  // way), and the epilogue applied once per element.
+  constexpr std::size_t Big = 300;
+  const std::size_t width = simd::gemm_blocking<float>::NR;
+  for (const auto& [N, K] : {std::pair<std::size_t, std::size_t>{3 * width + 5, 300}, {530, 40}, {2 * width, 600}}) {
+    rng g(12);
+    std::vector<float> dy(Big * K), w(K * N);
+    g.fill_uniform(std::span<float>(dy), -1, 1);
+    g.fill_uniform(std::span<float>(w), -1, 1);
+    aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+    float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
+    struct scale {
+      float* c;
+      std::size_t ldc;
+    };
+    auto product = [&](std::size_t rows) {
+      std::vector<float> dx(rows * N, -3.0f);
+      scale e{dx.data(), N};
+      const simd::tile_epilogue epilogue{
+          [](const void* p, std::size_t i0, std::size_t j0, std::size_t m, std::size_t n) {
+            const auto& s = *static_cast<const scale*>(p);
+            for (std::size_t i = i0; i < i0 + m; ++i)
+              for (std::size_t j = j0; j < j0 + n; ++j) s.c[i * s.ldc + j] = s.c[i * s.ldc + j] * 0.5f - 1.0f;
+          },
+          &e};
+      simd::gemm<false, false>(rows, N, K, dy.data(), K, w.data(), N, dx.data(), N, pack.data(), pb, epilogue);
+      return dx;
+    };
+    const std::vector<float> all = product(Big);
+    for (std::size_t rows : {1, 7, 64, 97, 288}) {
+      const std::vector<float> part = product(rows);
+      for (std::size_t i = 0; i < rows * N; ++i) {
+        INFO("N " << N << ", K " << K << ", " << rows << " rows, element " << i);
+        REQUIRE(part[i] == all[i]);
+      }
+    }
+  }
+}
