@@ -96,6 +96,15 @@ class DataLoader {
  private:
   const Dataset<Target>* ds_;
   loader_options opt_;
+  // Asks for the first two cache lines of each row of the batch that starts
+  // at `first` (this process's part of it): the step that runs before the
+  // next call hides the page walk and the first misses of each random row,
+  // and the hardware prefetcher follows the row from there. Measured one
+  // thread, 64 shuffled rows of 784 floats out of 60,000 with 6 MB touched
+  // between batches, alternated: 42-50 us per batch before, 30-34 us after;
+  // asking for whole rows gave 44-53 us.
+  void prefetch_rows(std::size_t first) const;
+
   std::vector<std::size_t> order_;
   aligned_buffer<float> x_;
   std::vector<Target> y_;
@@ -126,6 +135,22 @@ void DataLoader<Target>::set_epoch(std::uint64_t e) {
 }
 
 template <class Target>
+void DataLoader<Target>::prefetch_rows(std::size_t first) const {
+  const std::size_t n = ds_->rows, f = ds_->features;
+  if (first >= n) return;
+  const batch_part part = part_of(std::min(opt_.batch_size, n - first), opt_.shard, opt_.shards);
+  constexpr std::size_t line = 64 / sizeof(float);
+  for (std::size_t i = first + part.first; i < first + part.first + part.rows; ++i) {
+    const float* row = ds_->x.data() + order_[i] * f;
+    __builtin_prefetch(row);
+    if (f > line) __builtin_prefetch(row + line);
+    // A loop of prefetches alone has no effect the optimiser must keep
+    // (g++ 12 -O2 deleted it): an empty asm that takes the row keeps it.
+    asm volatile("" : : "r"(row));
+  }
+}
+
+template <class Target>
 bool DataLoader<Target>::next(batch& out) {
   const std::size_t n = ds_->rows;
   if (next_ >= n) return false;
@@ -151,6 +176,7 @@ bool DataLoader<Target>::next(batch& out) {
     else
       gather(0, rows);
     out = {x_.data(), y_.data(), rows, global_rows, part.first};
+    prefetch_rows(next_ + global_rows);
   } else {
     out = {ds_->x.data() + begin * f, ds_->y.data() + begin * tc, rows, global_rows, part.first};
   }
