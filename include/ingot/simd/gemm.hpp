@@ -299,17 +299,28 @@ inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* 
   } else {
     const T* row[MR];
     for (std::size_t r = 0; r < MR; ++r) row[r] = pa + (r < mr ? r : 0) * lda;
+    // The chain sums into its own copy of the tile: clang kept the
+    // lambda's captured accumulators in memory, a store per multiply-add.
     auto chain = [&](std::size_t k0, std::size_t k1) {
+      V c0[MR], c1[MR];
+      for (std::size_t r = 0; r < MR; ++r) {
+        c0[r] = acc0[r];
+        c1[r] = acc1[r];
+      }
       for (std::size_t k = k0; k < k1; ++k) {
         const V b0 = V::load_aligned(pb);
         const V b1 = V::load_aligned(pb + W);
 #pragma GCC unroll 6
         for (std::size_t r = 0; r < MR; ++r) {
           const V a(row[r][k]);
-          acc0[r] = xsimd::fma(a, b0, acc0[r]);
-          acc1[r] = xsimd::fma(a, b1, acc1[r]);
+          c0[r] = xsimd::fma(a, b0, c0[r]);
+          c1[r] = xsimd::fma(a, b1, c1[r]);
         }
         pb += 2 * W;
+      }
+      for (std::size_t r = 0; r < MR; ++r) {
+        acc0[r] = c0[r];
+        acc1[r] = c1[r];
       }
     };
     constexpr std::size_t KC = gemm_blocking<T>::KC;
