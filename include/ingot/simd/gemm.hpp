@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstddef>
+#include <cstring>
 #include <type_traits>
 
 #include "ingot/core/aligned.hpp"
@@ -45,6 +46,27 @@ inline T at(const T* a, std::size_t lda, std::size_t m, std::size_t k) {
 template <bool TA, class T>
 void pack_a(const T* a, std::size_t lda, std::size_t ic, std::size_t pc, std::size_t mc, std::size_t kc, T* out) {
   constexpr std::size_t MR = gemm_blocking<T>::MR;
+  if constexpr (TA) {
+    // op(A) = A^T (dY^T in a weight gradient): row k of A holds the mc
+    // values of every panel at k, so each row is read once, front to back,
+    // and dealt out to the panels. Panel by panel instead read MR values
+    // from each of kc rows in turn; with rows a power of two apart (a
+    // 256-wide layer) those rows fall into a few L1 sets and were fetched
+    // again for every panel (5% of the product).
+    const std::size_t full = mc / MR * MR;
+    for (std::size_t k = 0; k < kc; ++k) {
+      const T* src = a + (pc + k) * lda + ic;
+      T* dst = out + k * MR;
+      // A fixed-size copy: two moves (16 + 8 bytes) per panel, not six.
+      for (std::size_t ir = 0; ir < full; ir += MR, dst += MR * kc) std::memcpy(dst, src + ir, MR * sizeof(T));
+      if (full < mc) {
+        const std::size_t mr = mc - full;
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < MR; ++r) dst[r] = r < mr ? src[full + r] : T(0);
+      }
+    }
+    return;
+  }
   for (std::size_t ir = 0; ir < mc; ir += MR) {
     const std::size_t mr = std::min(MR, mc - ir);
     for (std::size_t k = 0; k < kc; ++k) {
@@ -186,8 +208,16 @@ inline void store_tile(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t
                        bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t W = width<T>;
+  constexpr std::size_t MR = gemm_blocking<T>::MR;
+  // Loops over all MR rows with a test, fully unrolled: each accumulator is
+  // then named by a constant index and stays in its register. A loop to the
+  // run-time mr indexes the arrays, which puts the whole tile on the stack
+  // (twelve stores and loads per tile, 6-10% of a product whose K is a
+  // batch of 64).
   if (nr == 2 * W) {
-    for (std::size_t r = 0; r < mr; ++r) {
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < MR; ++r) {
+      if (r >= mr) continue;
       T* row = c + r * ldc;
       if (accumulate) {
         (acc0[r] + V::load_unaligned(row)).store_unaligned(row);
@@ -200,7 +230,9 @@ inline void store_tile(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t
     return;
   }
   alignas(64) T tile[2 * W];
-  for (std::size_t r = 0; r < mr; ++r) {
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < MR; ++r) {
+    if (r >= mr) continue;
     acc0[r].store_aligned(tile);
     acc1[r].store_aligned(tile + W);
     T* row = c + r * ldc;
@@ -281,6 +313,7 @@ inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* 
   constexpr std::size_t W = width<T>;
   if constexpr (!TransC) prefetch_tile_for_write(c, ldc, mr);
   V acc0[MR], acc1[MR];
+#pragma GCC unroll 16
   for (std::size_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
   if constexpr (PackedA) {
     (void)lda;
