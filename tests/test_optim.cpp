@@ -3,7 +3,11 @@
 // through the Trainer, per option; state by name, double models and errors.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <ingot/ingot.hpp>
+#include <ingot/simd/divide.hpp>
 
 #include "fixtures.hpp"
 
@@ -260,4 +264,60 @@ TEST_CASE("a diverging run stops with its epoch and step, or skips the batch", "
   };
   CHECK_NOTHROW(skipping.fit(ds, {.epochs = 3, .batch_size = 16, .skip_nonfinite = true}, count{&skipped}));
   CHECK(skipped > 0);
+}
+
+namespace {
+std::uint32_t bits_of(float x) {
+  std::uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+// What a / c gives, one division at a time (volatile: not turned into anything else).
+float divided(float a, float c) {
+  volatile float q = a / c;
+  return q;
+}
+}  // namespace
+
+TEST_CASE("a fixed divisor divides bit for bit as a / c, without a division", "[optim][simd]") {
+  // Square roots of floats across the whole range (Adam divides sqrt(v)):
+  // random bit patterns of non-negative floats, subnormals included, and the
+  // ends: 0, the smallest subnormal, the largest float, infinity, NaN.
+  random_stream g(11, 0, 0);
+  std::vector<float> a;
+  const float ends[] = {0.0f, std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(),
+                        std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN(), 1.0f, 2.0f, 0.5f};
+  for (float v : ends) a.push_back(std::sqrt(v));  // in SIMD batches
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint32_t b = static_cast<std::uint32_t>(g.next() >> 33) % 0x7f800000u;
+    float v;
+    std::memcpy(&v, &b, sizeof v);
+    a.push_back(std::sqrt(v));
+  }
+  for (float v : ends) a.push_back(std::sqrt(v));  // in the scalar tail
+  a.push_back(3.0f);  // 20019 values
+  // Adam's sqrt(1 - beta2^t) for several betas and steps, and other divisors,
+  // including ones outside [2^-60, 1] (these divide).
+  std::vector<float> divisors;
+  for (double beta2 : {0.999, 0.99, 0.9, 0.5, 0.9999})
+    for (int t = 1; t <= 5000; t = t < 20 ? t + 1 : t * 3 / 2)
+      divisors.push_back(static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t))));
+  for (float c : {1.0f, 0.7f, 1e-10f, 1e-19f, 1e-30f, 3.0f, 1e20f}) divisors.push_back(c);
+  std::vector<float> q(a.size());
+  std::size_t compared = 0, differ = 0;
+  for (float c : divisors) {
+    const simd::exact_divisor<float> d(c);
+    simd::for_each_batch<float>(a.size(), [&]<class U>(std::size_t i) {
+      simd::store(q.data() + i, d.divide(simd::load<U>(a.data() + i)));
+    });
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const float want = divided(a[i], c);
+      const bool same = std::isnan(want) ? std::isnan(q[i]) : bits_of(q[i]) == bits_of(want);
+      if (!same && differ++ < 3) UNSCOPED_INFO("c = " << c << ", a = " << a[i] << ": " << q[i] << " instead of " << want);
+      ++compared;
+    }
+  }
+  CHECK(compared == divisors.size() * a.size());
+  CHECK(differ == 0);
 }

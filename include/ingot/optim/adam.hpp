@@ -16,6 +16,7 @@
 
 #include "ingot/optim/optimizer.hpp"
 #include "ingot/simd/math.hpp"
+#include "ingot/simd/divide.hpp"
 
 namespace ingot::optim {
 
@@ -63,7 +64,7 @@ class adam_family : public optimizer<Derived> {
     const double t = static_cast<double>(this->steps());
     const double beta1 = g.momentum;  // a schedule may cycle it (OneCycleLR)
     const T step_size = static_cast<T>(g.lr / (1.0 - std::pow(beta1, t)));
-    const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(opt.beta2, t)));
+    const simd::exact_divisor<T> bc2(static_cast<T>(std::sqrt(1.0 - std::pow(opt.beta2, t))));
     const T b1c = static_cast<T>(1 - beta1), b2 = static_cast<T>(opt.beta2), b2c = static_cast<T>(1 - opt.beta2),
             eps = static_cast<T>(opt.eps), wd = static_cast<T>(g.weight_decay);
     const T shrink = static_cast<T>(1 - g.lr * g.weight_decay);
@@ -87,7 +88,8 @@ class adam_family : public optimizer<Derived> {
         vi = simd::max(simd::load<U>(vmax + i), vi);
         simd::store(vmax + i, vi);
       }
-      const U denom = simd::sqrt(vi) / U(bc2_sqrt) + U(eps);
+      // sqrt(v) / sqrt(1 - beta2^t) as torch divides, without a division.
+      const U denom = bc2.divide(simd::sqrt(vi)) + U(eps);
       simd::store(p + i, pi - U(step_size) * (mi / denom));
     });
   }
