@@ -19,6 +19,7 @@
 
 #include "ingot/core/config.hpp"
 #include "ingot/core/aligned.hpp"
+#include "ingot/core/prefetch.hpp"
 #include "ingot/core/rng.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/data/dataset.hpp"
@@ -142,11 +143,8 @@ void DataLoader<Target>::prefetch_rows(std::size_t first) const {
   constexpr std::size_t line = 64 / sizeof(float);
   for (std::size_t i = first + part.first; i < first + part.first + part.rows; ++i) {
     const float* row = ds_->x.data() + order_[i] * f;
-    __builtin_prefetch(row);
-    if (f > line) __builtin_prefetch(row + line);
-    // A loop of prefetches alone has no effect the optimiser must keep
-    // (g++ 12 -O2 deleted it): an empty asm that takes the row keeps it.
-    asm volatile("" : : "r"(row));
+    prefetch_for_read(row);
+    if (f > line) prefetch_for_read(row + line);
   }
 }
 

@@ -25,44 +25,33 @@
 namespace ingot::simd {
 
 namespace detail {
-// Whether fused_fma below is one rounding on V (not xsimd's generic
-// a * b + c, which the compiler may or may not contract).
+// Whether fused_fma below gives a b + c with one rounding on V, a float or
+// a batch of floats (not xsimd's generic a * b + c, which the compiler may
+// or may not contract).
 template <class V>
 inline constexpr bool has_fused_fma = [] {
-  if constexpr (is_scalar_v<V>) return true;  // std::fma rounds once
+  if constexpr (!std::is_same_v<scalar_of_t<V>, float>) return false;
+  else if constexpr (is_scalar_v<V>) return true;  // std::fma rounds once
 #if defined(__AVX512F__)
-  else if constexpr (V::size * sizeof(scalar_of_t<V>) == 64) return true;
+  else if constexpr (V::size == 16) return true;
 #endif
 #if defined(__FMA__)
-  else if constexpr (V::size * sizeof(scalar_of_t<V>) == 32) return true;
+  else if constexpr (V::size == 8) return true;
 #endif
   else return false;
 }();
 
-// a b + c with one rounding.
+// a b + c with one rounding, where has_fused_fma<V>.
 template <class V>
 inline V fused_fma(const V& a, const V& b, const V& c) {
-  using T = scalar_of_t<V>;
-  if constexpr (is_scalar_v<V>) {
-    return std::fma(a, b, c);
-  }
+  static_assert(has_fused_fma<V>);
+  if constexpr (is_scalar_v<V>) return std::fma(a, b, c);
 #if defined(__AVX512F__)
-  else if constexpr (std::is_same_v<T, float> && V::size == 16) {
-    return V(_mm512_fmadd_ps(a, b, c));
-  } else if constexpr (std::is_same_v<T, double> && V::size == 8) {
-    return V(_mm512_fmadd_pd(a, b, c));
-  }
+  else if constexpr (V::size == 16) return V(_mm512_fmadd_ps(a, b, c));
 #endif
 #if defined(__FMA__)
-  else if constexpr (std::is_same_v<T, float> && V::size == 8) {
-    return V(_mm256_fmadd_ps(a, b, c));
-  } else if constexpr (std::is_same_v<T, double> && V::size == 4) {
-    return V(_mm256_fmadd_pd(a, b, c));
-  }
+  else if constexpr (V::size == 8) return V(_mm256_fmadd_ps(a, b, c));
 #endif
-  else {
-    static_assert(!sizeof(V), "fused_fma: no fused multiply-add for this batch");
-  }
 }
 }  // namespace detail
 
@@ -75,9 +64,7 @@ class exact_divisor {
   explicit exact_divisor(T c)
       : c_(c),
         y_(static_cast<T>(1.0 / static_cast<double>(c))),
-        multiply_(std::is_same_v<T, float> && std::isfinite(c) && c >= std::ldexp(T(1), -60) && c <= T(1)) {}
-
-  T divisor() const { return c_; }
+        multiply_(std::isfinite(c) && c >= std::ldexp(T(1), -60) && c <= T(1)) {}
 
   // a / c, bit for bit, for |a| from 2^-100 to 2^64 (and 0, infinities and
   // NaN, which come out as the division gives them).

@@ -16,6 +16,7 @@
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/config.hpp"
+#include "ingot/core/prefetch.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/simd/math.hpp"
 #include "ingot/simd/transpose.hpp"
@@ -249,11 +250,8 @@ inline void store_tile(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t
 template <class T>
 inline void prefetch_tile_for_write(T* c, std::size_t ldc, std::size_t mr) {
   for (std::size_t r = 0; r < mr; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
-    __builtin_prefetch(c + r * ldc + width<T>, 1);
-    // A loop of prefetches alone may be deleted by the optimiser (it has no
-    // effect it must keep): an empty asm that takes the row keeps it.
-    asm volatile("" : : "r"(c + r * ldc));
+    prefetch_for_write(c + r * ldc);
+    prefetch_for_write(c + r * ldc + width<T>);
   }
 }
 
