@@ -81,21 +81,29 @@ TEST_CASE("gemm with K = 0 gives zeros and still runs the epilogue", "[gemm]") {
 }
 
 TEST_CASE("a narrow product's rows do not depend on how many rows are computed together", "[gemm]") {
-  // The direct path sums four rows at a time and the rest one by one; each
-  // row must come out bit for bit the same either way (a prediction must
-  // not depend on its batch size).
-  constexpr std::size_t M = 11, N = 3, K = 21;
-  rng g(5);
-  std::vector<float> a(M * K), b(N * K), all(M * N), one(N);
-  g.fill_uniform(std::span<float>(a), -1, 1);
-  g.fill_uniform(std::span<float>(b), -1, 1);
-  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
-  float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
-  simd::gemm<false, true>(M, N, K, a.data(), K, b.data(), K, all.data(), N, pack.data(), pb);
-  for (std::size_t i = 0; i < M; ++i) {
-    simd::gemm<false, true>(1, N, K, a.data() + i * K, K, b.data(), K, one.data(), N, pack.data(), pb);
-    for (std::size_t j = 0; j < N; ++j) REQUIRE(one[j] == all[i * N + j]);
-  }
+  // The direct path sums sixteen rows at a time (AVX-512), then four, then
+  // the rest one by one; each row must come out bit for bit the same either
+  // way (a prediction must not depend on its batch size). K shorter than a
+  // vector, one vector, a vector and a tail, several; one output column
+  // (stored as a vector) and three (stored with a stride).
+  for (std::size_t N : {1, 3})
+    for (std::size_t K : {1, 5, 10, 16, 21, 33, 100}) {
+      constexpr std::size_t M = 37;
+      rng g(5 + K * 17 + N);
+      std::vector<float> a(M * K), b(N * K), all(M * N), one(N);
+      g.fill_uniform(std::span<float>(a), -1, 1);
+      g.fill_uniform(std::span<float>(b), -1, 1);
+      aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+      float* pb = pack.data() + simd::gemm_blocking<float>::pack_a_size;
+      simd::gemm<false, true>(M, N, K, a.data(), K, b.data(), K, all.data(), N, pack.data(), pb);
+      for (std::size_t i = 0; i < M; ++i) {
+        simd::gemm<false, true>(1, N, K, a.data() + i * K, K, b.data(), K, one.data(), N, pack.data(), pb);
+        for (std::size_t j = 0; j < N; ++j) {
+          INFO("N " << N << " K " << K << " row " << i << " column " << j);
+          REQUIRE(one[j] == all[i * N + j]);
+        }
+      }
+    }
 }
 
 TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") {

@@ -434,31 +434,97 @@ inline void hsum4(const vec<T>& v0, const vec<T>& v1, const vec<T>& v2, const ve
 // head would otherwise be ten dependent scalar FMAs per element).
 template <std::size_t R, class T>
 inline void dot_rows(const T* a, std::size_t lda, const T* bj, std::size_t K, T* c, std::size_t ldc) {
+  static_assert(R == 1 || R == 4);
   using V = vec<T>;
   constexpr std::size_t W = width<T>;
-  V acc[R];
-  for (std::size_t r = 0; r < R; ++r) acc[r] = V(T(0));
+  const T* a0 = a;
+  const T* a1 = a + (R == 4 ? lda : 0);
+  const T* a2 = a + (R == 4 ? 2 * lda : 0);
+  const T* a3 = a + (R == 4 ? 3 * lda : 0);
+  V acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
   std::size_t k = 0;
   for (; k + W <= K; k += W) {
     const V b = V::load_unaligned(bj + k);
-    for (std::size_t r = 0; r < R; ++r) acc[r] = xsimd::fma(V::load_unaligned(a + r * lda + k), b, acc[r]);
+    acc0 = xsimd::fma(V::load_unaligned(a0 + k), b, acc0);
+    if constexpr (R == 4) {
+      acc1 = xsimd::fma(V::load_unaligned(a1 + k), b, acc1);
+      acc2 = xsimd::fma(V::load_unaligned(a2 + k), b, acc2);
+      acc3 = xsimd::fma(V::load_unaligned(a3 + k), b, acc3);
+    }
   }
   if (k < K) {
     const V b = load_partial(bj + k, K - k);
-    for (std::size_t r = 0; r < R; ++r) acc[r] = xsimd::fma(load_partial(a + r * lda + k, K - k), b, acc[r]);
-  }
-  if constexpr (R == 4) {
-    T sums[4];
-    hsum4(acc[0], acc[1], acc[2], acc[3], sums);
-    for (std::size_t r = 0; r < R; ++r) c[r * ldc] = sums[r];
-  } else {
-    for (std::size_t r = 0; r < R; ++r) {
-      T sums[4];
-      hsum4(acc[r], acc[r], acc[r], acc[r], sums);
-      c[r * ldc] = sums[0];
+    acc0 = xsimd::fma(load_partial(a0 + k, K - k), b, acc0);
+    if constexpr (R == 4) {
+      acc1 = xsimd::fma(load_partial(a1 + k, K - k), b, acc1);
+      acc2 = xsimd::fma(load_partial(a2 + k, K - k), b, acc2);
+      acc3 = xsimd::fma(load_partial(a3 + k, K - k), b, acc3);
     }
   }
+  T sums[4];
+  if constexpr (R == 4) {
+    hsum4(acc0, acc1, acc2, acc3, sums);
+    c[0] = sums[0];
+    c[ldc] = sums[1];
+    c[2 * ldc] = sums[2];
+    c[3 * ldc] = sums[3];
+  } else {
+    hsum4(acc0, acc0, acc0, acc0, sums);
+    c[0] = sums[0];
+  }
 }
+
+#if defined(__AVX512F__)
+// C[i0 + r, j] = A[i0 + r, :] . B[j, :] for 16 rows at once (AVX-512
+// floats). The 16 sums are reduced together, each row by hsum4's tree in
+// the same association (lanes i and i+8, then i and i+4, then neighbours,
+// then pairs), so every element is the float that dot_rows gives; the
+// shuffles of one round serve two rows, where hsum4 spends a fold on each
+// row and leaves its four sums in one register to be stored one by one.
+inline void dot_rows16(const float* a, std::size_t lda, const float* bj, std::size_t K, float* c, std::size_t ldc) {
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
+  std::size_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 b = _mm512_loadu_ps(bj + k);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(a + r * lda + k), b, acc[r]);
+  }
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
+    const __m512 b = _mm512_maskz_loadu_ps(m, bj + k);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + r * lda + k), b, acc[r]);
+  }
+  // Lanes i + lanes i+8: rows 2p (low half) and 2p+1 (high half).
+  __m512 w[8];
+#pragma GCC unroll 8
+  for (std::size_t p = 0; p < 8; ++p)
+    w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], 0x44),
+                         _mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], 0xEE));
+  // Lanes i + lanes i+4: 128-bit lane L of x[q] holds row 4q + L.
+  __m512 x[4];
+#pragma GCC unroll 4
+  for (std::size_t q = 0; q < 4; ++q)
+    x[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], 0x88),
+                         _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], 0xDD));
+  // Neighbours, then pairs of neighbours (hadd twice).
+  const __m512 y0 = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], 0x88), _mm512_shuffle_ps(x[0], x[1], 0xDD));
+  const __m512 y1 = _mm512_add_ps(_mm512_shuffle_ps(x[2], x[3], 0x88), _mm512_shuffle_ps(x[2], x[3], 0xDD));
+  const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(y0, y1, 0x88), _mm512_shuffle_ps(y0, y1, 0xDD));
+  // Element e of 128-bit lane L is row 4e + L: put the rows in order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512 sums = _mm512_permutexvar_ps(order, z);
+  if (ldc == 1) {
+    _mm512_storeu_ps(c, sums);
+  } else {
+    alignas(64) float out[16];
+    _mm512_store_ps(out, sums);
+    for (std::size_t r = 0; r < 16; ++r) c[r * ldc] = out[r];
+  }
+}
+#endif
 
 // A product narrower than one register tile (N < NR, the last layer of a
 // classifier, a regression head): packing would pad every row of B to NR
@@ -475,6 +541,12 @@ void narrow_gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::s
     if constexpr (!TA && TB) {
       // C[i, j] = A[i, :] . B[j, :], four rows at a time.
       std::size_t i = i0;
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float> && W == 16) {
+        for (; i + 16 <= i1; i += 16)
+          for (std::size_t j = 0; j < N; ++j) dot_rows16(a + i * lda, lda, b + j * ldb, K, c + i * ldc + j, ldc);
+      }
+#endif
       for (; i + 4 <= i1; i += 4)
         for (std::size_t j = 0; j < N; ++j) dot_rows<4>(a + i * lda, lda, b + j * ldb, K, c + i * ldc + j, ldc);
       for (; i < i1; ++i)
