@@ -260,20 +260,23 @@ def main():
     peak = a.peak
     if not peak:
         peak = run([os.path.join(a.build, "bench", "bench_workloads"), "peak", "0"]).get("peak_gflops", 0)
-    results = {}
+    # The sides take turns (process 1 of each, then process 2 of each, ...):
+    # a change in the machine's load falls on all of them alike.
+    impls = ["ingot", "ingot-1t"] + peers
+    times = {impl: [] for impl in impls}
     threads = {}
-    for impl in ["ingot", "ingot-1t"] + peers:
-        times = []
-        for proc in range(a.processes):
+    for proc in range(a.processes):
+        for impl in impls:
             if impl.startswith("ingot"):
                 cmd = [ingot, "time", str(BATCH), str(a.steps), str(a.runs), "1" if impl == "ingot-1t" else "0"]
             else:
                 cmd = me + [impl, "time", str(a.steps), str(a.runs)]
             rec = run(cmd)
-            times += rec["times"]
+            times[impl] += rec["times"]
             threads[impl] = rec.get("threads", 0)
             print(f"  {impl} process {proc + 1}: {statistics.median(rec['times']) * 1e3:.1f} ms/step", flush=True)
-        results[impl] = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times}
+    results = {impl: {"median": statistics.median(t), "min": min(t), "max": max(t), "times": t}
+               for impl, t in times.items()}
     table = make_table(results, peak)
     print()
     print(table)

@@ -5,8 +5,9 @@ invocation. bench/run.sh calls it with a Python that has torch and jax.
 
 First it checks that every side computes the same losses from the same
 initial weights (20 steps on the first batches in order); only then does it
-time. Each measurement runs in several fresh processes; a process reports
-several timed repetitions after a warm-up. The table gives the median over
+time. Each measurement runs in several fresh processes, the sides of a
+workload taking turns; a process reports several timed repetitions after a
+warm-up. The table gives the median over
 all repetitions, the min-max, ingot's speedup over each peer, and ingot's
 GFLOP/s with its share of the FMA peak measured on this machine.
 
@@ -75,17 +76,27 @@ class Runner:
             name, threads = "torch", ["--threads", "1"]
         return [sys.executable, os.path.join(ROOT, "bench", "peers.py"), name] + threads + args
 
-    def measure(self, workload, impl, args, label=None):
-        """Runs a measurement in fresh processes; records every repetition."""
-        times, rec = [], None
+    def measure_row(self, workload, sides, label=None):
+        """Times every side of one workload ({impl: args}) in fresh
+        processes, taken in turns (process 1 of each side, then process 2 of
+        each, ...), so that a change in the machine's load during the row
+        falls on all sides alike rather than on whichever ran then. Records
+        every repetition; returns {impl: record}."""
+        times = {impl: [] for impl in sides}
+        last = {}
         for p in range(self.args.processes):
-            rec = self.run(self.impl_cmd(impl, args), f"{workload} {impl} (process {p + 1})")
-            times += rec["times"]
-        out = {"workload": label or workload, "impl": impl, "unit": rec["unit"], "threads": rec["threads"],
-               "loss": rec["loss"], "times": times, "median": statistics.median(times), "min": min(times),
-               "max": max(times)}
-        self.records.append(out)
-        return out
+            for impl, args in sides.items():
+                rec = self.run(self.impl_cmd(impl, args), f"{workload} {impl} (process {p + 1})")
+                times[impl] += rec["times"]
+                last[impl] = rec
+        row = {}
+        for impl, rec in last.items():
+            t = times[impl]
+            row[impl] = {"workload": label or workload, "impl": impl, "unit": rec["unit"], "threads": rec["threads"],
+                         "loss": rec["loss"], "times": t, "median": statistics.median(t), "min": min(t),
+                         "max": max(t)}
+            self.records.append(row[impl])
+        return row
 
 
 def check(runner, peers, models):
@@ -140,23 +151,23 @@ def main():
     results = []  # (workload, flops per unit or None, {impl: record})
     if "seed" in only:
         print("seed: Linear 10->1, MSE, SGD lr 0.01, batch 100; us per step")
-        row = {"ingot": runner.measure("seed", "ingot", ["seed", "5", "20000"])}
+        sides = {"ingot": ["seed", "5", "20000"]}
         for impl in peers:
-            steps = "20000" if impl == "jax-scan" else "2000"
-            row[impl] = runner.measure("seed", impl, ["seed", "5", steps])
+            sides[impl] = ["seed", "5", "20000" if impl == "jax-scan" else "2000"]
+        row = runner.measure_row("seed", sides)
         results.append(("seed (Linear 10→1, SGD), µs/step", None, row))
     for name, batch in (("mlp64", 64), ("mlp256", 256)):
         if name not in only:
             continue
         print(f"{name}: Fashion-MNIST 784-256-128-10, Adam 1e-3, batch {batch}, one epoch with shuffling")
         args_i = ["mlp", "256", "128", str(batch), str(int(epochs) + 1)]
-        row = {"ingot": runner.measure(name, "ingot", args_i + ["0"]),
-               "ingot-1t": runner.measure(name, "ingot-1t", args_i + ["1"])}
+        sides = {"ingot": args_i + ["0"], "ingot-1t": args_i + ["1"]}
+        for impl in peers:
+            sides[impl] = ["mlp", "256", "128", str(batch), epochs]
+        row = runner.measure_row(name, sides)
         for rec in (row["ingot"], row["ingot-1t"]):  # ingot's first epoch is its warm-up, as the peers'
             rec["times"] = [t for i, t in enumerate(rec["times"]) if i % (int(epochs) + 1) != 0]
             rec["median"], rec["min"], rec["max"] = statistics.median(rec["times"]), min(rec["times"]), max(rec["times"])
-        for impl in peers:
-            row[impl] = runner.measure(name, impl, ["mlp", "256", "128", str(batch), epochs])
         results.append((f"{name} (784-256-128-10, Adam, batch {batch}), s/epoch",
                         training_flops([784, 256, 128, 10], 60000), row))
     if "width" in only:
@@ -165,19 +176,20 @@ def main():
             flops = training_flops([784, w, w, 10], 64)
             steps = str(max(20, min(400, int(3e10 / flops)))) if not quick else "20"
             label = f"width {w}"
-            row = {"ingot": runner.measure(label, "ingot", ["steps", str(w), "64", steps, "3", "0"], label),
-                   "ingot-1t": runner.measure(label, "ingot-1t", ["steps", str(w), "64", steps, "3", "1"], label)}
+            sides = {"ingot": ["steps", str(w), "64", steps, "3", "0"],
+                     "ingot-1t": ["steps", str(w), "64", steps, "3", "1"]}
             for impl in ("torch", "jax-jit", "jax-scan"):
                 if impl in peers:
-                    row[impl] = runner.measure(label, impl, ["steps", str(w), "64", steps, "3"], label)
+                    sides[impl] = ["steps", str(w), "64", steps, "3"]
+            row = runner.measure_row(label, sides, label)
             results.append((f"width {w} (784-{w}-{w}-10, batch 64), ms/step", flops, row))
     if "infer" in only:
         print("infer: the 784-256-128-10 MLP's outputs for the 10,000 test images")
-        row = {"ingot": runner.measure("infer", "ingot", ["infer", "20", "10000", "0"]),
-               "ingot-1t": runner.measure("infer", "ingot-1t", ["infer", "20", "10000", "1"])}
+        sides = {"ingot": ["infer", "20", "10000", "0"], "ingot-1t": ["infer", "20", "10000", "1"]}
         for impl in ("torch", "torch-1t", "torch.compile", "jax-jit"):
             if impl in peers:
-                row[impl] = runner.measure("infer", impl, ["infer", "20"])
+                sides[impl] = ["infer", "20"]
+        row = runner.measure_row("infer", sides)
         results.append(("infer (10,000 test images), ms", forward_flops([784, 256, 128, 10], 10000), row))
     if "cnn" in only:
         row, flops, cnn_agreement = cnn(args, peak_all, peers)
