@@ -428,6 +428,19 @@ inline void hsum4(const vec<T>& v0, const vec<T>& v1, const vec<T>& v2, const ve
   out[3] = hsum(v3);
 }
 
+// a * b + c rounded once. xsimd 8.1's fma on AVX-512 is a * b + c that the
+// compiler may or may not contract (not at -O0, nor in clang without
+// -ffp-contract=fast); the direct path's row groups (dot_rows, dot_rows16)
+// must sum alike whatever the build, so on AVX-512 floats they use the
+// instruction itself.
+template <class T>
+inline vec<T> fused_fma(const vec<T>& a, const vec<T>& b, const vec<T>& c) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && width<T> == 16) return vec<T>(_mm512_fmadd_ps(a, b, c));
+#endif
+  return xsimd::fma(a, b, c);
+}
+
 // C[i0:i0+R, j] = A[i0:i0+R, :] . B[j, :] for R rows at once: the rows
 // share each load of B's row, keep R independent accumulators, and a K
 // tail shorter than a vector is one masked load (K = 10 in a regression
@@ -445,20 +458,20 @@ inline void dot_rows(const T* a, std::size_t lda, const T* bj, std::size_t K, T*
   std::size_t k = 0;
   for (; k + W <= K; k += W) {
     const V b = V::load_unaligned(bj + k);
-    acc0 = xsimd::fma(V::load_unaligned(a0 + k), b, acc0);
+    acc0 = fused_fma(V::load_unaligned(a0 + k), b, acc0);
     if constexpr (R == 4) {
-      acc1 = xsimd::fma(V::load_unaligned(a1 + k), b, acc1);
-      acc2 = xsimd::fma(V::load_unaligned(a2 + k), b, acc2);
-      acc3 = xsimd::fma(V::load_unaligned(a3 + k), b, acc3);
+      acc1 = fused_fma(V::load_unaligned(a1 + k), b, acc1);
+      acc2 = fused_fma(V::load_unaligned(a2 + k), b, acc2);
+      acc3 = fused_fma(V::load_unaligned(a3 + k), b, acc3);
     }
   }
   if (k < K) {
     const V b = load_partial(bj + k, K - k);
-    acc0 = xsimd::fma(load_partial(a0 + k, K - k), b, acc0);
+    acc0 = fused_fma(load_partial(a0 + k, K - k), b, acc0);
     if constexpr (R == 4) {
-      acc1 = xsimd::fma(load_partial(a1 + k, K - k), b, acc1);
-      acc2 = xsimd::fma(load_partial(a2 + k, K - k), b, acc2);
-      acc3 = xsimd::fma(load_partial(a3 + k, K - k), b, acc3);
+      acc1 = fused_fma(load_partial(a1 + k, K - k), b, acc1);
+      acc2 = fused_fma(load_partial(a2 + k, K - k), b, acc2);
+      acc3 = fused_fma(load_partial(a3 + k, K - k), b, acc3);
     }
   }
   T sums[4];
