@@ -18,6 +18,7 @@
 #include "ingot/core/config.hpp"
 #include "ingot/core/prefetch.hpp"
 #include "ingot/core/thread_pool.hpp"
+#include "ingot/simd/fma.hpp"
 #include "ingot/simd/math.hpp"
 #include "ingot/simd/transpose.hpp"
 
@@ -428,23 +429,12 @@ inline void hsum4(const vec<T>& v0, const vec<T>& v1, const vec<T>& v2, const ve
   out[3] = hsum(v3);
 }
 
-// a * b + c rounded once. xsimd 8.1's fma on AVX-512 is a * b + c that the
-// compiler may or may not contract (not at -O0, nor in clang without
-// -ffp-contract=fast); the direct path's row groups (dot_rows, dot_rows16)
-// must sum alike whatever the build, so on AVX-512 floats they use the
-// instruction itself.
-template <class T>
-inline vec<T> fused_fma(const vec<T>& a, const vec<T>& b, const vec<T>& c) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float> && width<T> == 16) return vec<T>(_mm512_fmadd_ps(a, b, c));
-#endif
-  return xsimd::fma(a, b, c);
-}
-
 // C[i0:i0+R, j] = A[i0:i0+R, :] . B[j, :] for R rows at once: the rows
 // share each load of B's row, keep R independent accumulators, and a K
 // tail shorter than a vector is one masked load (K = 10 in a regression
-// head would otherwise be ten dependent scalar FMAs per element).
+// head would otherwise be ten dependent scalar FMAs per element). The
+// multiply-adds are rounded once (multiply_add), as dot_rows16's are, so
+// that row groups of 16, 4 and 1 sum alike in every build.
 template <std::size_t R, class T>
 inline void dot_rows(const T* a, std::size_t lda, const T* bj, std::size_t K, T* c, std::size_t ldc) {
   static_assert(R == 1 || R == 4);
@@ -458,20 +448,20 @@ inline void dot_rows(const T* a, std::size_t lda, const T* bj, std::size_t K, T*
   std::size_t k = 0;
   for (; k + W <= K; k += W) {
     const V b = V::load_unaligned(bj + k);
-    acc0 = fused_fma(V::load_unaligned(a0 + k), b, acc0);
+    acc0 = multiply_add(V::load_unaligned(a0 + k), b, acc0);
     if constexpr (R == 4) {
-      acc1 = fused_fma(V::load_unaligned(a1 + k), b, acc1);
-      acc2 = fused_fma(V::load_unaligned(a2 + k), b, acc2);
-      acc3 = fused_fma(V::load_unaligned(a3 + k), b, acc3);
+      acc1 = multiply_add(V::load_unaligned(a1 + k), b, acc1);
+      acc2 = multiply_add(V::load_unaligned(a2 + k), b, acc2);
+      acc3 = multiply_add(V::load_unaligned(a3 + k), b, acc3);
     }
   }
   if (k < K) {
     const V b = load_partial(bj + k, K - k);
-    acc0 = fused_fma(load_partial(a0 + k, K - k), b, acc0);
+    acc0 = multiply_add(load_partial(a0 + k, K - k), b, acc0);
     if constexpr (R == 4) {
-      acc1 = fused_fma(load_partial(a1 + k, K - k), b, acc1);
-      acc2 = fused_fma(load_partial(a2 + k, K - k), b, acc2);
-      acc3 = fused_fma(load_partial(a3 + k, K - k), b, acc3);
+      acc1 = multiply_add(load_partial(a1 + k, K - k), b, acc1);
+      acc2 = multiply_add(load_partial(a2 + k, K - k), b, acc2);
+      acc3 = multiply_add(load_partial(a3 + k, K - k), b, acc3);
     }
   }
   T sums[4];
@@ -725,8 +715,8 @@ inline constexpr std::size_t gemm_parallel_min_fma = std::size_t{1} << 15;
 // or, when there are fewer panels than threads and more row tiles (a tall
 // product with few columns: a classifier's last layer over a large batch,
 // a narrow layer on a machine with many cores) or M > 2N, the rows in
-// whole tiles of MR. Each thread runs the serial GEMM on its part with its own packing
-// buffers. Every element of C is then the same sum, in the same order, as on
+// whole tiles of MR. Each thread runs the serial GEMM on its part with its
+// own packing buffers. Every element of C is then the same sum, in the same order, as on
 // one thread: results are bit-identical for any thread count. A column split
 // gives each thread at least one full panel (a narrower slice would take the
 // direct path, which sums in another order); the direct path itself sums
