@@ -9,6 +9,15 @@
 using namespace ingot;
 
 namespace {
+// The tests that compare one product path with another run on one thread:
+// on several, a split by columns gives each thread a narrower product,
+// which can take another path than the whole product would (the threads
+// test checks that splits agree with one thread).
+struct one_thread {
+  one_thread() { set_num_threads(1); }
+  ~one_thread() { set_num_threads(0); }
+};
+
 template <bool TA, bool TB, class T>
 void check_gemm(std::size_t M, std::size_t N, std::size_t K) {
   rng g(M * 131 + N * 7 + K);
@@ -54,7 +63,10 @@ void all_shapes() {
                                    {131, 10, 37}, {67, 20, 3},   {200, 5, 16}, {66, 17, 15},
                                    // A small batch against a wider weight (the forward product runs as
                                    // C^T = W X^T): K past one block, partial tiles both ways, MC crossed.
-                                   {17, 40, 300}, {64, 100, 37}, {96, 97, 5}, {16, 17, 1}, {33, 530, 257}};
+                                   {17, 40, 300}, {64, 100, 37}, {96, 97, 5}, {16, 17, 1}, {33, 530, 257},
+                                   // More rows than 4 MC with K past one block: K is one block of
+                                   // chains, and B's columns are split in blocks that hold all of K.
+                                   {301, 150, 1100}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
@@ -81,6 +93,7 @@ TEST_CASE("gemm with K = 0 gives zeros and still runs the epilogue", "[gemm]") {
 }
 
 TEST_CASE("a narrow product's rows do not depend on how many rows are computed together", "[gemm]") {
+  const one_thread single;
   // The direct path sums sixteen rows at a time (AVX-512), then four, then
   // the rest one by one; each row must come out bit for bit the same either
   // way (a prediction must not depend on its batch size). K shorter than a
@@ -107,13 +120,16 @@ TEST_CASE("a narrow product's rows do not depend on how many rows are computed t
 }
 
 TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") {
+  const one_thread single;
   // Up to 96 rows, Y = X W^T is computed as C^T = W X^T; above, directly.
   // Each row of Y must come out bit for bit the same either way, with K
   // past one block (partial sums added to C) and the epilogue applied once.
-  // K = 2900 is longer than the longest K block C^T takes (8 x 256, fewer
-  // for 96 rows), so C^T's partial sums also go through Y.
+  // Both take a K of up to 8 x 256 as one block (chains of 256 summed in
+  // registers); K = 1500 also splits the 100 columns into two blocks of
+  // packed B. K = 2900 is longer than the longest K block (fewer for C^T of
+  // 96 rows), so partial sums also go through Y.
   constexpr std::size_t N = 100, Big = 101;
-  for (std::size_t K : {300, 2900}) {
+  for (std::size_t K : {300, 1500, 2900}) {
     rng g(11);
     std::vector<float> x(Big * K), w(N * K);
     g.fill_uniform(std::span<float>(x), -1, 1);
@@ -149,6 +165,7 @@ TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") 
 }
 
 TEST_CASE("an input-gradient product's rows do not depend on the batch size", "[gemm]") {
+  const one_thread single;
   // dX = dY W with W row-major: up to 4 x 72 rows W is read in place panel
   // by panel, above it is packed. Each row must come out bit for bit the
   // same either way, with K past one block (partial sums added to C), N past
