@@ -66,7 +66,7 @@ void all_shapes() {
                                    {17, 40, 300}, {64, 100, 37}, {96, 97, 5}, {16, 17, 1}, {33, 530, 257},
                                    // More rows than 4 MC with K past one block: K is one block of
                                    // chains, and B's columns are split in blocks that hold all of K.
-                                   {301, 150, 1100}};
+                                   {301, 300, 1100}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
@@ -125,10 +125,10 @@ TEST_CASE("a forward product's rows do not depend on the batch size", "[gemm]") 
   // Each row of Y must come out bit for bit the same either way, with K
   // past one block (partial sums added to C) and the epilogue applied once.
   // Both take a K of up to 8 x 256 as one block (chains of 256 summed in
-  // registers); K = 1500 also splits the 100 columns into two blocks of
-  // packed B. K = 2900 is longer than the longest K block (fewer for C^T of
-  // 96 rows), so partial sums also go through Y.
-  constexpr std::size_t N = 100, Big = 101;
+  // registers); K = 1500 also splits the 200 columns into two blocks of
+  // packed B. K = 2900 is longer than the longest K block, so partial sums
+  // also go through Y.
+  constexpr std::size_t N = 200, Big = 101;
   for (std::size_t K : {300, 1500, 2900}) {
     rng g(11);
     std::vector<float> x(Big * K), w(N * K);

@@ -33,7 +33,12 @@ struct gemm_blocking {
   static constexpr std::size_t MC = 72;  // multiple of MR
   static constexpr std::size_t NC = 512 / NR * NR;
   static constexpr std::size_t pack_a_size = MC * KC;
-  static constexpr std::size_t pack_b_size = NC * KC;
+  // Twice a block of NC x KC: a product that takes all of K as one block
+  // (up to 8 KC) packs fewer columns at a time, and over many rows each
+  // block of columns reads A again. The 10,000 test images' forward
+  // 784 -> 256 (320 columns per block instead of 160): inference 0.97x the
+  // time on one and two threads, alternated; other shapes level.
+  static constexpr std::size_t pack_b_size = 2 * NC * KC;
 };
 
 namespace detail {
