@@ -6,12 +6,15 @@ steps), printing the same JSON lines. bench/suite.py runs it.
     peers.py IMPL [--threads N] seed RUNS STEPS
     peers.py IMPL [--threads N] mlp H1 H2 BATCH EPOCHS
     peers.py IMPL [--threads N] steps W BATCH STEPS RUNS
-    peers.py IMPL [--threads N] infer RUNS
+    peers.py IMPL [--threads N] infer RUNS [bf16]
     peers.py IMPL check MODEL STEPS BATCH DIR
 
 IMPL is torch, torch.compile, jax-jit or jax-scan. check loads the initial
 weights (and the seed loop's data) that bench_workloads wrote to DIR and
 prints the losses of the first STEPS steps on the batches in order.
+infer ... bf16 runs the products with bfloat16 operands: PyTorch under
+torch.autocast("cpu", dtype=torch.bfloat16), JAX with bfloat16 operands and
+float32 results (preferred_element_type), as ingot's set_matmul_precision.
 Timed runs measure training only: the data is loaded and, for the compiled
 peers, compiled by a warm-up run first.
 """
@@ -156,14 +159,16 @@ def torch_side(impl, threads, argv):
         torch.manual_seed(1)
         model = make([784, 256, 128, 10]).eval()
         fwd = torch.compile(model) if compiled else model
-        with torch.inference_mode():
+        bf16 = argv[2:3] == ["bf16"]
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = fwd(x)
             times = []
             for _ in range(runs):
                 start = time.perf_counter()
                 out = fwd(x)
                 times.append(time.perf_counter() - start)
-        emit(name, workload="infer", unit="s", threads=torch.get_num_threads(), loss=float(out.sum()), times=times)
+        emit(name, workload="infer-bf16" if bf16 else "infer", unit="s", threads=torch.get_num_threads(),
+             loss=float(out.float().sum()), times=times)
     elif cmd == "check":
         model_name, steps, batch, folder = argv[1], int(argv[2]), int(argv[3]), argv[4]
         state = {k: torch.from_numpy(v.copy()) for k, v in load_safetensors(f"{folder}/{model_name}.safetensors").items()}
@@ -208,6 +213,15 @@ def jax_side(impl, argv):
     def forward(params, x):
         for i, layer in enumerate(params):
             x = x @ layer["weight"].T + layer["bias"]
+            if i + 1 < len(params):
+                x = jax.nn.relu(x)
+        return x
+
+    def forward_bf16(params, x):
+        # bfloat16 operands, float32 sums and results.
+        for i, layer in enumerate(params):
+            x = jnp.dot(x.astype(jnp.bfloat16), layer["weight"].T.astype(jnp.bfloat16),
+                        preferred_element_type=jnp.float32) + layer["bias"]
             if i + 1 < len(params):
                 x = jax.nn.relu(x)
         return x
@@ -370,14 +384,16 @@ def jax_side(impl, argv):
         xs, _ = fashion("t10k")
         x = jnp.asarray(xs)
         params = mlp_params([784, 256, 128, 10])
-        fwd = jax.jit(forward)
+        bf16 = argv[2:3] == ["bf16"]
+        fwd = jax.jit(forward_bf16 if bf16 else forward)
         out = fwd(params, x).block_until_ready()
         times = []
         for _ in range(runs):
             start = time.perf_counter()
             out = fwd(params, x).block_until_ready()
             times.append(time.perf_counter() - start)
-        emit(impl, workload="infer", unit="s", threads=threads, loss=float(out.sum()), times=times)
+        emit(impl, workload="infer-bf16" if bf16 else "infer", unit="s", threads=threads, loss=float(out.sum()),
+             times=times)
     elif cmd == "check":
         model_name, steps, batch, folder = argv[1], int(argv[2]), int(argv[3]), argv[4]
         state_dict = load_safetensors(f"{folder}/{model_name}.safetensors")

@@ -13,8 +13,12 @@ GFLOP/s with its share of the FMA peak measured on this machine.
 
     python3 bench/suite.py [--processes N] [--quick] [--out DIR] [--only w1,w2] [--no-peers]
 
-Workloads: seed, mlp64, mlp256, width, infer, cnn (bench/cnn.py: PyTorch
-eager and JAX's jit; no torch.compile or lax.scan side).
+Workloads: seed, mlp64, mlp256, width, infer, infer-bf16, cnn (bench/cnn.py:
+PyTorch eager and JAX's jit; no torch.compile or lax.scan side). infer-bf16
+is the inference with bfloat16 operands on every side (ingot's
+set_matmul_precision, torch.autocast, JAX's bfloat16 dots with float32
+results), where the target has AVX-512 BF16; its share is of the bfloat16
+peak (vdpbf16ps), which the suite measures beside the float one.
 """
 import argparse
 import json
@@ -130,7 +134,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and widths: a smoke run")
     ap.add_argument("--out", default=os.path.join(ROOT, "build-bench"), help="folder for results.{json,md}, bench.png")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="ingot's meson build folder")
-    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer,cnn", help="comma-separated workloads")
+    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer,infer-bf16,cnn", help="comma-separated workloads")
     ap.add_argument("--no-peers", action="store_true", help="ingot only")
     args = ap.parse_args()
     runner = Runner(args)
@@ -191,6 +195,18 @@ def main():
                 sides[impl] = ["infer", "20"]
         row = runner.measure_row("infer", sides)
         results.append(("infer (10,000 test images), ms", forward_flops([784, 256, 128, 10], 10000), row))
+    if "infer-bf16" in only:
+        if peak_all.get("peak_gflops_bf16", 0) > 0:
+            print("infer-bf16: the same outputs with bfloat16 operands and float sums")
+            sides = {"ingot": ["infer", "20", "10000", "0", "bf16"], "ingot-1t": ["infer", "20", "10000", "1", "bf16"]}
+            for impl in ("torch", "torch-1t", "torch.compile", "jax-jit"):
+                if impl in peers:
+                    sides[impl] = ["infer", "20", "bf16"]
+            row = runner.measure_row("infer-bf16", sides)
+            results.append(("infer, bfloat16 products (10,000 test images), ms", forward_flops([784, 256, 128, 10], 10000),
+                            row))
+        else:
+            print("infer-bf16: skipped, this build's target has no AVX-512 BF16")
     if "cnn" in only:
         row, flops, cnn_agreement = cnn(args, peak_all, peers)
         agreement.update(cnn_agreement)
@@ -205,13 +221,14 @@ def main():
     peak1 = max(peak1, again1, key=lambda r: r["peak_gflops"])
     peak_all = max(peak_all, again_all, key=lambda r: r["peak_gflops"])
     peaks = {1: peak1["peak_gflops"], peak_all["threads"]: peak_all["peak_gflops"]}
-    table = report(results, peaks, agreement, peak_all)
+    peaks_bf16 = {1: peak1.get("peak_gflops_bf16", 0), peak_all["threads"]: peak_all.get("peak_gflops_bf16", 0)}
+    table = report(results, peaks, agreement, peak_all, peaks_bf16)
     print()
     print(table)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"peaks": peaks, "peak_256bit": {1: peak1["peak_gflops_256bit"],
+        json.dump({"peaks": peaks, "peaks_bf16": peaks_bf16, "peak_256bit": {1: peak1["peak_gflops_256bit"],
                                                    peak_all["threads"]: peak_all["peak_gflops_256bit"]},
                    "agreement": agreement, "records": runner.records,
                    "rows": [[label, flops, list(row)] for label, flops, row in results]}, f, indent=1)
@@ -249,14 +266,15 @@ def scale(label):
     return 1e3 if ("ms/step" in label or ", ms" in label) else 1.0
 
 
-def report(results, peaks, agreement, peak_all):
+def report(results, peaks, agreement, peak_all, peaks_bf16):
     cols = ["ingot", "ingot-1t"] + PEERS
     present = [c for c in cols if any(c in row for _, _, row in results)]
     lines = []
     machine = machine_name()
     lines.append(f"Machine: {machine}; FMA peak measured {peaks[1]:.0f} GFLOP/s on 1 thread, "
                  f"{peak_all['peak_gflops']:.0f} on {peak_all['threads']} (float, {peak_all['simd_bytes'] * 8}-bit "
-                 f"vectors).")
+                 f"vectors)" + (f"; bfloat16 pairs (vdpbf16ps) {peaks_bf16[1]:.0f} and "
+                                  f"{peaks_bf16[peak_all['threads']]:.0f}." if peaks_bf16.get(1) else "."))
     if agreement:
         first = max(agreement, key=lambda k: agreement[k][0])
         whole = max(agreement, key=lambda k: agreement[k][1])
@@ -283,13 +301,15 @@ def report(results, peaks, agreement, peak_all):
                 cell += f" **{r['median'] / ref['median']:.2f}x**"
             cells.append(cell)
         gf = "—"
+        # A bfloat16 row's share is of the bfloat16 peak.
+        pk = peaks_bf16 if "bfloat16" in label else peaks
         if flops:
             parts = []
             for c in ("ingot", "ingot-1t"):
                 if c in row:
                     t = row[c]["threads"]
                     g = flops / row[c]["median"] * 1e-9
-                    parts.append(f"{g:.0f} ({100 * g / peaks.get(t, peaks[1]):.0f}% of {t}-thread peak)")
+                    parts.append(f"{g:.0f} ({100 * g / pk.get(t, pk[1]):.0f}% of {t}-thread peak)")
             gf = "; ".join(parts)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {gf} |")
     return "\n".join(lines)

@@ -4,8 +4,10 @@
 //   bench_workloads seed RUNS STEPS                 µs per step of the seed loop
 //   bench_workloads mlp H1 H2 BATCH EPOCHS THREADS  seconds per epoch of fit (784-H1-H2-10, Adam 1e-3)
 //   bench_workloads steps W BATCH STEPS RUNS THREADS  seconds per step, 784-W-W-10, contiguous batches
-//   bench_workloads infer RUNS BATCH THREADS        seconds to predict the 10,000 test images
-//   bench_workloads peak THREADS                    the machine's FMA peak in GFLOP/s (float)
+//   bench_workloads infer RUNS BATCH THREADS [PRECISION]  seconds to predict the 10,000 test images
+//                                                   (PRECISION float32, the default, or bf16)
+//   bench_workloads peak THREADS                    the machine's FMA peak in GFLOP/s (float; and
+//                                                   bfloat16 pairs where the target has AVX-512 BF16)
 //   bench_workloads check MODEL STEPS BATCH DIR     writes MODEL's initial weights (and for the seed,
 //                                                   its data) to DIR and prints the losses of STEPS
 //                                                   steps on the first batches in order
@@ -13,10 +15,15 @@
 // steps and check also run 784-W-W-10 for W in 64, 128, ..., 2048.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ingot/ingot.hpp>
+#if defined(__AVX512BF16__)
+#include <immintrin.h>
+#endif
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -112,11 +119,21 @@ int width_steps(std::size_t batch, std::size_t steps, int runs, std::size_t thre
   return 0;
 }
 
-int infer(int runs, std::size_t batch, std::size_t threads) {
+// PRECISION bf16 times the products with bfloat16 operands
+// (set_matmul_precision) and reports, beside the times, how far the outputs
+// are from float products: the largest difference over the largest
+// output, and the share of rows whose highest output is the same class.
+int infer(int runs, std::size_t batch, std::size_t threads, const std::string& precision) {
   set_num_threads(threads);
+  if (precision != "float32" && precision != "bf16") throw std::invalid_argument("unknown precision " + precision);
   const auto test_set = data::fashion_mnist("t10k");
   Mlp<256, 128> net{init::seed(1)};
   train::Trainer trainer{net, loss::CrossEntropy{}, optim::Adam{{.lr = 1e-3f}}};
+  const std::vector<float> reference = trainer.predict(test_set.x.data(), test_set.rows, batch);
+  if (precision == "bf16") {
+    if (!bf16_matmul_available) throw std::runtime_error("this build's target has no AVX-512 BF16");
+    set_matmul_precision(matmul_precision::bfloat16);
+  }
   std::vector<float> out = trainer.predict(test_set.x.data(), test_set.rows, batch);  // warm-up, plans made
   std::vector<double> seconds;
   for (int r = 0; r < runs; ++r) {
@@ -126,7 +143,23 @@ int infer(int runs, std::size_t batch, std::size_t threads) {
   }
   double checksum = 0;
   for (float v : out) checksum += v;
-  print_times("infer", "s", seconds, get_num_threads(), checksum);
+  const std::string name = precision == "bf16" ? "infer-bf16" : "infer";
+  if (precision == "bf16") {
+    double largest = 0, diff = 0;
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+      largest = std::max(largest, static_cast<double>(std::abs(reference[i])));
+      diff = std::max(diff, static_cast<double>(std::abs(reference[i] - out[i])));
+    }
+    for (std::size_t r = 0; r < test_set.rows; ++r) {
+      const float* a = reference.data() + r * 10;
+      const float* b = out.data() + r * 10;
+      same += std::max_element(a, a + 10) - a == std::max_element(b, b + 10) - b;
+    }
+    std::fprintf(stderr, "infer-bf16: largest difference to float products %.3g of the largest output %.3g; "
+                 "the same class for %zu of %zu rows\n", diff, largest, same, test_set.rows);
+  }
+  print_times(name.c_str(), "s", seconds, get_num_threads(), checksum);
   return 0;
 }
 
@@ -164,6 +197,39 @@ double fma_peak(std::size_t threads) {
   }
   if (!std::isfinite(sink[0])) std::printf("(non-finite sink)\n");
   return best;
+}
+
+// The same for vdpbf16ps (32 multiply-adds of bfloat16 pairs into 16
+// floats per instruction), where the target has AVX-512 BF16; 0 elsewhere.
+double bf16_peak(std::size_t threads) {
+#if defined(__AVX512BF16__)
+  set_num_threads(threads);
+  constexpr std::size_t chains = 16;
+  constexpr std::size_t reps = std::size_t{1} << 22;
+  std::vector<float> sink(get_num_threads() * 64, 0.0f);
+  double best = 0;
+  for (int trial = 0; trial < 5; ++trial) {
+    const auto start = clock_type::now();
+    pool().run([&](std::size_t t, std::size_t) {
+      __m512 acc[chains];
+      for (std::size_t c = 0; c < chains; ++c) acc[c] = _mm512_set1_ps(1.0f + static_cast<float>(c + t) * 1e-3f);
+      const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80));  // (1, 1)
+      const __m512bh b = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x33d633d6));  // (1e-7, 1e-7)
+      for (std::size_t r = 0; r < reps; ++r)
+        for (std::size_t c = 0; c < chains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
+      __m512 total = acc[0];
+      for (std::size_t c = 1; c < chains; ++c) total = _mm512_add_ps(total, acc[c]);
+      sink[t * 64] = _mm512_reduce_add_ps(total);
+    });
+    const double s = seconds_since(start);
+    best = std::max(best, 64.0 * chains * reps * static_cast<double>(get_num_threads()) / s * 1e-9);
+  }
+  if (!std::isfinite(sink[0])) std::printf("(non-finite sink)\n");
+  return best;
+#else
+  (void)threads;
+  return 0;
+#endif
 }
 
 void print_losses(const char* model, const std::vector<float>& losses) {
@@ -238,12 +304,14 @@ int run(int argc, char** argv) {
 #else
     const double ymm = gflops;
 #endif
-    std::printf("{\"impl\": \"ingot\", \"peak_gflops\": %.2f, \"peak_gflops_256bit\": %.2f, \"threads\": %zu, "
-                "\"simd_bytes\": %zu}\n",
-                gflops, ymm, get_num_threads(), xsimd::batch<float>::size * sizeof(float));
+    const double bf16 = bf16_peak(arg(argv, 2));
+    std::printf("{\"impl\": \"ingot\", \"peak_gflops\": %.2f, \"peak_gflops_256bit\": %.2f, "
+                "\"peak_gflops_bf16\": %.2f, \"threads\": %zu, \"simd_bytes\": %zu}\n",
+                gflops, ymm, bf16, get_num_threads(), xsimd::batch<float>::size * sizeof(float));
     return 0;
   }
-  if (cmd == "infer" && argc == 5) return infer(std::atoi(argv[2]), arg(argv, 3), arg(argv, 4));
+  if (cmd == "infer" && (argc == 5 || argc == 6))
+    return infer(std::atoi(argv[2]), arg(argv, 3), arg(argv, 4), argc == 6 ? argv[5] : "float32");
   if (cmd == "check" && argc == 6) {
     const std::string model = argv[2], dir = argv[5];
     const std::size_t steps = arg(argv, 3), batch = arg(argv, 4);
@@ -259,7 +327,7 @@ int run(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: bench_workloads seed RUNS STEPS | mlp H1 H2 BATCH EPOCHS THREADS | steps W BATCH STEPS RUNS "
-               "THREADS | infer RUNS BATCH THREADS | peak THREADS | check MODEL STEPS BATCH DIR\n");
+               "THREADS | infer RUNS BATCH THREADS [float32|bf16] | peak THREADS | check MODEL STEPS BATCH DIR\n");
   return 2;
 }
 

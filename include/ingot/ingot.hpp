@@ -1,5 +1,6 @@
 #pragma once
 // ingot: neural networks whose whole graph is a C++ type.
+#include "ingot/core/matmul_precision.hpp"
 #include "ingot/core/rng.hpp"
 #include "ingot/data/csv.hpp"
 #include "ingot/data/loader.hpp"

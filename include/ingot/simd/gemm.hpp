@@ -19,7 +19,9 @@
 #include "ingot/core/prefetch.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/simd/fma.hpp"
+#include "ingot/simd/gemm_bf16.hpp"
 #include "ingot/simd/math.hpp"
+#include "ingot/simd/tile_epilogue.hpp"
 #include "ingot/simd/transpose.hpp"
 
 namespace ingot::simd {
@@ -388,20 +390,6 @@ inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* 
 }
 }  // namespace detail
 
-// Called once per finished tile of C (rows i0.., columns j0..): the
-// element-wise pass fused into a product runs there. A plain function
-// pointer rather than a template parameter, so that one compiled GEMM per
-// transpose pair serves every layer of every model; the call costs a few
-// nanoseconds per tile of MR x NR x K multiply-adds.
-struct tile_epilogue {
-  void (*fn)(const void* context, std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) = nullptr;
-  const void* context = nullptr;
-  std::size_t row_offset = 0;  // added to i0: the rows of C this call computes start there
-  std::size_t col_offset = 0;  // added to j0: the columns of C this call computes start there
-  void operator()(std::size_t i0, std::size_t j0, std::size_t rows, std::size_t cols) const {
-    if (fn) fn(context, row_offset + i0, col_offset + j0, rows, cols);
-  }
-};
 
 namespace detail {
 // Rows of C computed by the direct path before their epilogue runs: the
@@ -745,6 +733,18 @@ template <bool TA, bool TB, class T>
 void gemm(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb,
           T* c, std::size_t ldc, T* pack_a, T* pack_b, tile_epilogue epilogue = {}) {
   using blk = gemm_blocking<T>;
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  // Products of at least 16 columns take bfloat16 operands when asked to;
+  // narrower ones (a classifier's last layer) stay float, on the direct
+  // path, whose cost is in reading A rather than in multiply-adds.
+  if constexpr (std::is_same_v<T, float>) {
+    if (get_matmul_precision() == matmul_precision::bfloat16 && N >= 16 && K > 0) {
+      bf16::gemm<TA, TB>(M, N, K, a, lda, b, ldb, c, ldc, pack_a, blk::pack_a_size, pack_b, blk::pack_b_size,
+                         epilogue);
+      return;
+    }
+  }
+#endif
   thread_pool& threads = pool();
   const std::size_t panels = N / blk::NR, row_tiles = M / blk::MR;
   const std::size_t by_cols = std::min(threads.size(), panels), by_rows = std::min(threads.size(), row_tiles);
