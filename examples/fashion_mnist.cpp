@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   f.flag("--distributed", s.distributed,
          "data-parallel training on MPI: start with mpirun -np N; --batch-size is the global batch");
   if (const auto status = f.parse(argc, argv)) return *status;
+  examples::apply_matmul_precision(s);
 
 #ifdef INGOT_HAVE_MPI
   std::optional<dist::mpi_environment> mpi;
@@ -176,8 +177,9 @@ int main(int argc, char** argv) {
     if (main_rank) {
       std::printf("Fashion-MNIST: %zu training and %zu test images of %zu pixels\n", train_set.size(),
                   test_set.size(), train_set.features);
-      std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu\n", s.optimizer.c_str(), s.lr, s.weight_decay,
-                  s.schedule.c_str(), s.batch_size);
+      std::printf("%s lr %g, weight decay %g, schedule %s, batch %zu%s\n", s.optimizer.c_str(), s.lr, s.weight_decay,
+                  s.schedule.c_str(), s.batch_size,
+                  get_matmul_precision() == matmul_precision::bfloat16 ? ", bfloat16 products" : "");
     }
     optim::any_optimizer opt = examples::make_optimizer(s.optimizer, s);
     const double accuracy = s.dropout ? run_training<NetWithDropout>(s, std::move(opt), train_set, test_set, comm)

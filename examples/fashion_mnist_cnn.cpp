@@ -48,14 +48,15 @@ int main(int argc, char** argv) {
   f.option("--schedule", s.schedule, "learning-rate schedule, stepped every batch", {"none", "cosine"});
   f.option("--limit", s.limit, "use only the first N training and test images (0: all)");
   if (const auto status = f.parse(argc, argv)) return *status;
+  examples::apply_matmul_precision(s);
 
   try {
     const auto train_set = first_rows(data::fashion_mnist("train", s.data_dir), s.limit);
     const auto test_set = first_rows(data::fashion_mnist("t10k", s.data_dir), s.limit);
     if (s.batch_size > train_set.rows) throw std::invalid_argument("--batch-size is larger than the training set");
-    std::printf("Fashion-MNIST: %zu training and %zu test images; %s lr %g, schedule %s, batch %zu, %zu threads\n",
+    std::printf("Fashion-MNIST: %zu training and %zu test images; %s lr %g, schedule %s, batch %zu, %zu threads%s\n",
                 train_set.size(), test_set.size(), s.optimizer.c_str(), s.lr, s.schedule.c_str(), s.batch_size,
-                get_num_threads());
+                get_num_threads(), get_matmul_precision() == matmul_precision::bfloat16 ? ", bfloat16 products" : "");
     Net net{init::seed(s.seed)};
     std::fputs(nn::summary<Net>().c_str(), stdout);
     train::Trainer trainer{net, loss::CrossEntropy{}, examples::make_optimizer(s.optimizer, s)};

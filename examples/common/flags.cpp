@@ -69,6 +69,10 @@ void add_common_flags(flags& f, common_settings& s, std::size_t min_batch) {
   f.option("--data-dir", s.data_dir,
            "folder with the four *-ubyte.gz files (default: $INGOT_FASHION_MNIST_DIR, else "
            "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)");
+  f.option("--matmul-precision", s.matmul_precision,
+           "float32, or bf16: products with bfloat16 operands and float sums (AVX-512 BF16; "
+           "torch.set_float32_matmul_precision(\"medium\"))",
+           {"float32", "bf16"});
   f.option("--require-accuracy", s.require_accuracy, "exit with status 2 if the final test accuracy (%) is lower");
 }
 

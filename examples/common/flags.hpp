@@ -47,7 +47,7 @@ struct common_settings {
   double lr = 1e-3, weight_decay = 0, momentum = 0.9, require_accuracy = 0;
   std::uint64_t seed = 42;
   bool progress = false, resume = false;
-  std::string metrics, checkpoint, save_model, data_dir;
+  std::string metrics, checkpoint, save_model, data_dir, matmul_precision = "float32";
 };
 
 // Adds the flags of common_settings; min_batch is the smallest batch the

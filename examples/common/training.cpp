@@ -1,7 +1,16 @@
 // The Fashion-MNIST examples' shared functions, compiled once for both.
 #include "training.hpp"
 
+#include <cstdio>
+
 namespace examples {
+
+void apply_matmul_precision(const common_settings& s) {
+  if (s.matmul_precision != "bf16") return;
+  ingot::set_matmul_precision(ingot::matmul_precision::bfloat16);
+  if (!ingot::bf16_matmul_available)
+    std::fprintf(stderr, "--matmul-precision bf16: this build's target has no AVX-512 BF16; products stay float\n");
+}
 
 ingot::optim::any_optimizer make_optimizer(const std::string& name, const common_settings& s) {
   using namespace ingot::optim;

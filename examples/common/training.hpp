@@ -14,6 +14,10 @@ namespace examples {
 // Weight decay never applies to biases (torch's p.ndim <= 1 recipe).
 ingot::optim::any_optimizer make_optimizer(const std::string& name, const common_settings& s);
 
+// Sets the matmul precision of --matmul-precision; says so on stderr when
+// bf16 is asked for and the build's target cannot do it (products stay float).
+void apply_matmul_precision(const common_settings& s);
+
 // A metrics file by its extension: CSV (.csv) or JSON lines (.jsonl, .json);
 // a resumed run appends to it. No path: no file.
 struct metrics_log {
