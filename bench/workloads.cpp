@@ -2,10 +2,13 @@
 // peers). Every command prints one JSON line.
 //
 //   bench_workloads seed RUNS STEPS                 µs per step of the seed loop
-//   bench_workloads mlp H1 H2 BATCH EPOCHS THREADS  seconds per epoch of fit (784-H1-H2-10, Adam 1e-3)
+//   bench_workloads mlp H1 H2 BATCH EPOCHS THREADS [PRECISION]  seconds per epoch of fit
+//                                                   (784-H1-H2-10, Adam 1e-3)
 //   bench_workloads steps W BATCH STEPS RUNS THREADS  seconds per step, 784-W-W-10, contiguous batches
 //   bench_workloads infer RUNS BATCH THREADS [PRECISION]  seconds to predict the 10,000 test images
-//                                                   (PRECISION float32, the default, or bf16)
+// PRECISION is float32 (the default) or bf16: products with bfloat16
+// operands and float sums (set_matmul_precision); the workload's name
+// then ends in -bf16.
 //   bench_workloads peak THREADS                    the machine's FMA peak in GFLOP/s (float; and
 //                                                   bfloat16 pairs where the target has AVX-512 BF16)
 //   bench_workloads check MODEL STEPS BATCH DIR     writes MODEL's initial weights (and for the seed,
@@ -75,16 +78,27 @@ int seed(int runs, int steps) {
   return 0;
 }
 
+// Sets the products' precision by its name; bf16 needs AVX-512 BF16.
+void use_precision(const std::string& precision) {
+  if (precision != "float32" && precision != "bf16") throw std::invalid_argument("unknown precision " + precision);
+  if (precision == "bf16") {
+    if (!bf16_matmul_available) throw std::runtime_error("this build's target has no AVX-512 BF16");
+    set_matmul_precision(matmul_precision::bfloat16);
+  }
+}
+
 template <std::size_t H1, std::size_t H2>
-int mlp_epochs(std::size_t batch, std::size_t epochs, std::size_t threads) {
+int mlp_epochs(std::size_t batch, std::size_t epochs, std::size_t threads, const std::string& precision) {
   set_num_threads(threads);
+  use_precision(precision);
   const auto train_set = data::fashion_mnist("train");
   Mlp<H1, H2> net{init::seed(1)};
   train::Trainer trainer{net, loss::CrossEntropy{}, optim::Adam{{.lr = 1e-3f}}};
   const auto history = trainer.fit(train_set, {.epochs = epochs, .batch_size = batch, .shuffle = true, .seed = 1});
   std::vector<double> seconds;
   for (const auto& r : history) seconds.push_back(r.seconds);
-  const std::string name = "mlp-" + std::to_string(H1) + "-" + std::to_string(H2) + "-b" + std::to_string(batch);
+  const std::string name = "mlp-" + std::to_string(H1) + "-" + std::to_string(H2) + "-b" + std::to_string(batch) +
+                           (precision == "bf16" ? "-bf16" : "");
   print_times(name.c_str(), "s/epoch", seconds, get_num_threads(), history.back().loss);
   return 0;
 }
@@ -130,10 +144,7 @@ int infer(int runs, std::size_t batch, std::size_t threads, const std::string& p
   Mlp<256, 128> net{init::seed(1)};
   train::Trainer trainer{net, loss::CrossEntropy{}, optim::Adam{{.lr = 1e-3f}}};
   const std::vector<float> reference = trainer.predict(test_set.x.data(), test_set.rows, batch);
-  if (precision == "bf16") {
-    if (!bf16_matmul_available) throw std::runtime_error("this build's target has no AVX-512 BF16");
-    set_matmul_precision(matmul_precision::bfloat16);
-  }
+  use_precision(precision);
   std::vector<float> out = trainer.predict(test_set.x.data(), test_set.rows, batch);  // warm-up, plans made
   std::vector<double> seconds;
   for (int r = 0; r < runs; ++r) {
@@ -286,10 +297,10 @@ std::size_t arg(char** argv, int i) { return std::strtoul(argv[i], nullptr, 10);
 int run(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "seed" && argc == 4) return seed(std::atoi(argv[2]), std::atoi(argv[3]));
-  if (cmd == "mlp" && argc == 7) {
+  if (cmd == "mlp" && (argc == 7 || argc == 8)) {
     const std::size_t h1 = arg(argv, 2), h2 = arg(argv, 3), batch = arg(argv, 4), epochs = arg(argv, 5),
                       threads = arg(argv, 6);
-    if (h1 == 256 && h2 == 128) return mlp_epochs<256, 128>(batch, epochs, threads);
+    if (h1 == 256 && h2 == 128) return mlp_epochs<256, 128>(batch, epochs, threads, argc == 8 ? argv[7] : "float32");
     throw std::invalid_argument("no MLP 784-" + std::to_string(h1) + "-" + std::to_string(h2) + "-10 is compiled in");
   }
   if (cmd == "steps" && argc == 7) {
@@ -326,7 +337,7 @@ int run(int argc, char** argv) {
     throw std::invalid_argument("unknown model " + model);
   }
   std::fprintf(stderr,
-               "usage: bench_workloads seed RUNS STEPS | mlp H1 H2 BATCH EPOCHS THREADS | steps W BATCH STEPS RUNS "
+               "usage: bench_workloads seed RUNS STEPS | mlp H1 H2 BATCH EPOCHS THREADS [float32|bf16] | steps W BATCH STEPS RUNS "
                "THREADS | infer RUNS BATCH THREADS [float32|bf16] | peak THREADS | check MODEL STEPS BATCH DIR\n");
   return 2;
 }

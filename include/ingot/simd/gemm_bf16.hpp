@@ -120,6 +120,34 @@ void pack_a(const float* a, std::size_t lda, std::size_t ic, std::size_t pc, std
   std::memset(out + mc * kp, 0, (rows - mc) * kp * sizeof(std::uint16_t));
 }
 
+// r[i] holds row i of a 16 x 16 matrix of dwords; afterwards r[i] holds
+// column i. Dwords interleave within 128-bit lanes (two unpack steps make
+// 4 x 4 blocks transposed in each lane), then whole lanes move.
+inline void transpose_16x16_dwords(__m512i (&r)[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // Lane L of u[4q + j] now holds column 4L + j of rows 4q .. 4q + 3.
+  __m512i u[16];
+  for (int q = 0; q < 16; q += 4) {
+    u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
+    u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
+    u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
+    u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
+    const __m512i w0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512i w1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_i32x4(v0, w0, 0x88);
+    r[4 + j] = _mm512_shuffle_i32x4(v1, w1, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(v0, w0, 0xDD);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, w1, 0xDD);
+  }
+}
+
 // Values pc.. pc+kc, columns jc.. jc+nc of op(B) as panels of NR columns:
 // dword (p, n) of a panel is the pair (B[2p][n], B[2p+1][n]); columns past
 // nc and an odd K's last half pair are zero.
@@ -148,22 +176,28 @@ void pack_b(const float* b, std::size_t ldb, std::size_t pc, std::size_t jc, std
         }
       }
     } else {
-      // Column n of B is row jc + n of b: 32 of its values converted make
-      // 16 pairs in order, written down the panel's column n.
-      alignas(64) std::uint32_t t[16];
-      for (std::size_t n = 0; n < NR; ++n) {
-        if (n >= nr) {
-          for (std::size_t p = 0; p < pairs; ++p) panel[p * NR + n] = 0;
-          continue;
-        }
-        const float* src = b + (jc + j0 + n) * ldb + pc;
+      // Column n of B is row jc + n of b, so its pairs of k are adjacent:
+      // 32 values of each of 16 columns convert to 16 rows of 16 pairs,
+      // and a 16 x 16 transpose of those dwords gives 16 rows of the panel.
+      for (std::size_t h = 0; h < NR; h += 16) {
+        const std::size_t cols = nr > h ? std::min<std::size_t>(16, nr - h) : 0;
         for (std::size_t k = 0; k < kc; k += 32) {
-          const std::size_t n0 = std::min<std::size_t>(16, kc - k), n1 = kc - k > 16 ? std::min<std::size_t>(16, kc - k - 16) : 0;
-          const __m512 lo = _mm512_maskz_loadu_ps(first_n(n0), src + k);
-          const __m512 hi = _mm512_maskz_loadu_ps(first_n(n1), src + k + 16);
-          _mm512_store_si512(t, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+          const std::size_t n0 = std::min<std::size_t>(16, kc - k);
+          const std::size_t n1 = kc - k > 16 ? std::min<std::size_t>(16, kc - k - 16) : 0;
+          __m512i rows[16];
+          for (std::size_t n = 0; n < 16; ++n) {
+            if (n >= cols) {
+              rows[n] = _mm512_setzero_si512();
+              continue;
+            }
+            const float* src = b + (jc + j0 + h + n) * ldb + pc + k;
+            const __m512 lo = _mm512_maskz_loadu_ps(first_n(n0), src);
+            const __m512 hi = _mm512_maskz_loadu_ps(first_n(n1), src + 16);
+            rows[n] = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+          }
+          transpose_16x16_dwords(rows);
           const std::size_t count = std::min<std::size_t>(16, pairs - k / 2);
-          for (std::size_t i = 0; i < count; ++i) panel[(k / 2 + i) * NR + n] = t[i];
+          for (std::size_t i = 0; i < count; ++i) _mm512_storeu_si512(panel + (k / 2 + i) * NR + h, rows[i]);
         }
       }
     }
