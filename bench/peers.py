@@ -4,7 +4,7 @@ in PyTorch (eager, torch.compile) and JAX (jit per step, or lax.scan over the
 steps), printing the same JSON lines. bench/suite.py runs it.
 
     peers.py IMPL [--threads N] seed RUNS STEPS
-    peers.py IMPL [--threads N] mlp H1 H2 BATCH EPOCHS
+    peers.py IMPL [--threads N] mlp H1 H2 BATCH EPOCHS [bf16]
     peers.py IMPL [--threads N] steps W BATCH STEPS RUNS
     peers.py IMPL [--threads N] infer RUNS [bf16]
     peers.py IMPL check MODEL STEPS BATCH DIR
@@ -12,9 +12,11 @@ steps), printing the same JSON lines. bench/suite.py runs it.
 IMPL is torch, torch.compile, jax-jit or jax-scan. check loads the initial
 weights (and the seed loop's data) that bench_workloads wrote to DIR and
 prints the losses of the first STEPS steps on the batches in order.
-infer ... bf16 runs the products with bfloat16 operands: PyTorch under
-torch.autocast("cpu", dtype=torch.bfloat16), JAX with bfloat16 operands and
+A trailing bf16 runs the products with bfloat16 operands: PyTorch under
+torch.autocast("cpu", dtype=torch.bfloat16) (the forward pass and the loss;
+backward follows the forward's types), JAX with bfloat16 operands and
 float32 results (preferred_element_type), as ingot's set_matmul_precision.
+Parameters, gradients and optimizer state stay float32 on every side.
 Timed runs measure training only: the data is loaded and, for the compiled
 peers, compiled by a warm-up run first.
 """
@@ -75,25 +77,27 @@ def torch_side(impl, threads, argv):
                 layers.append(torch.nn.ReLU())
         return torch.nn.Sequential(*layers)
 
-    def trainer(model, opt, loss_fn):
-        """A step function: eager, or with the model and the optimizer step compiled (torch's recipe)."""
+    def trainer(model, opt, loss_fn, bf16=False):
+        """A step function: eager, or with the model and the optimizer step compiled (torch's recipe);
+        bf16: the forward pass and the loss under autocast, torch's mixed-precision recipe."""
         fwd = torch.compile(model) if compiled else model
         opt_step = torch.compile(opt.step) if compiled else opt.step
 
         def step(x, y):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(fwd(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(fwd(x), y)
             loss.backward()
             opt_step()
             return loss
         return step
 
-    def fashion_mlp(dims):
+    def fashion_mlp(dims, bf16=False):
         """The training images and labels as tensors, and an Adam step for an MLP of these sizes."""
         xs, ys = fashion("train")
         torch.manual_seed(1)
         model = make(dims)
-        step = trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss())
+        step = trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss(), bf16)
         return torch.from_numpy(xs), torch.from_numpy(ys), step
 
     name = impl if threads == 0 else f"{impl}-{threads}t"
@@ -116,7 +120,8 @@ def torch_side(impl, threads, argv):
         emit(name, workload="seed", unit="us/step", threads=torch.get_num_threads(), loss=loss.item(), times=times)
     elif cmd == "mlp":
         h1, h2, batch, epochs = map(int, argv[1:5])
-        x, y, step = fashion_mlp([784, h1, h2, 10])
+        bf16 = argv[5:6] == ["bf16"]
+        x, y, step = fashion_mlp([784, h1, h2, 10], bf16)
         times = []
         for epoch in range(epochs + 1):  # the first epoch warms up (and compiles)
             start = time.perf_counter()
@@ -128,8 +133,8 @@ def torch_side(impl, threads, argv):
             mean = total.item() / x.shape[0]
             if epoch:
                 times.append(time.perf_counter() - start)
-        emit(name, workload=f"mlp-{h1}-{h2}-b{batch}", unit="s/epoch", threads=torch.get_num_threads(), loss=mean,
-             times=times)
+        emit(name, workload=f"mlp-{h1}-{h2}-b{batch}" + ("-bf16" if bf16 else ""), unit="s/epoch",
+             threads=torch.get_num_threads(), loss=mean, times=times)
     elif cmd == "steps":
         w, batch, steps, runs = map(int, argv[1:5])
         x, y, step = fashion_mlp([784, w, w, 10])
@@ -199,6 +204,7 @@ def jax_side(impl, argv):
     import jax
     import jax.numpy as jnp
     scan = impl == "jax-scan"
+    bf16 = argv[-1] == "bf16"  # mlp and infer: products with bfloat16 operands
 
     def init_linear(rng, n_in, n_out):
         # torch.nn.Linear's default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
@@ -227,7 +233,7 @@ def jax_side(impl, argv):
         return x
 
     def cross_entropy(params, x, y):
-        logits = forward(params, x)
+        logits = (forward_bf16 if bf16 else forward)(params, x)
         return jnp.mean(jax.nn.logsumexp(logits, axis=1) - jnp.take_along_axis(logits, y[:, None], axis=1)[:, 0])
 
     def mse(params, x, y):
@@ -341,7 +347,8 @@ def jax_side(impl, argv):
             mean = float(total) / n
             if epoch:
                 times.append(time.perf_counter() - start)
-        emit(impl, workload=f"mlp-{h1}-{h2}-b{batch}", unit="s/epoch", threads=threads, loss=mean, times=times)
+        emit(impl, workload=f"mlp-{h1}-{h2}-b{batch}" + ("-bf16" if bf16 else ""), unit="s/epoch", threads=threads,
+             loss=mean, times=times)
     elif cmd == "steps":
         w, batch, steps, runs = map(int, argv[1:5])
         xs, ys = fashion("train")
@@ -384,7 +391,6 @@ def jax_side(impl, argv):
         xs, _ = fashion("t10k")
         x = jnp.asarray(xs)
         params = mlp_params([784, 256, 128, 10])
-        bf16 = argv[2:3] == ["bf16"]
         fwd = jax.jit(forward_bf16 if bf16 else forward)
         out = fwd(params, x).block_until_ready()
         times = []

@@ -4,7 +4,7 @@
 # environment in build-bench/venv, installed on first use), checks that all
 # sides compute the same losses, times every workload and writes
 # build-bench/results.md (the table), results.json and bench.png (the chart).
-#   sh bench/run.sh [--quick] [--processes N] [--only seed,mlp64,mlp256,width,infer,cnn] [--no-peers] [--out DIR]
+#   sh bench/run.sh [--quick] [--processes N] [--only seed,mlp64,...,cnn] [--no-peers] [--out DIR]
 #   sh bench/run.sh cnn [--steps N] [--runs N] [--processes N]   the CNN workload alone (bench/cnn.py)
 set -e
 cd "$(dirname "$0")/.."

@@ -13,12 +13,14 @@ GFLOP/s with its share of the FMA peak measured on this machine.
 
     python3 bench/suite.py [--processes N] [--quick] [--out DIR] [--only w1,w2] [--no-peers]
 
-Workloads: seed, mlp64, mlp256, width, infer, infer-bf16, cnn (bench/cnn.py:
-PyTorch eager and JAX's jit; no torch.compile or lax.scan side). infer-bf16
-is the inference with bfloat16 operands on every side (ingot's
-set_matmul_precision, torch.autocast, JAX's bfloat16 dots with float32
-results), where the target has AVX-512 BF16; its share is of the bfloat16
-peak (vdpbf16ps), which the suite measures beside the float one.
+Workloads: seed, mlp64, mlp256, mlp64-bf16, mlp256-bf16, width, infer,
+infer-bf16, cnn (bench/cnn.py: PyTorch eager and JAX's jit; no torch.compile
+or lax.scan side). The -bf16 workloads run the products with bfloat16
+operands and float sums on every side (ingot's set_matmul_precision,
+torch.autocast, JAX's bfloat16 dots with float32 results), where the target
+has AVX-512 BF16; their share is of the bfloat16 peak (vdpbf16ps), which
+the suite measures beside the float one. A peer's best setting may be its
+float one: compare the rows as well as the ratios.
 """
 import argparse
 import json
@@ -134,7 +136,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and widths: a smoke run")
     ap.add_argument("--out", default=os.path.join(ROOT, "build-bench"), help="folder for results.{json,md}, bench.png")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="ingot's meson build folder")
-    ap.add_argument("--only", default="seed,mlp64,mlp256,width,infer,infer-bf16,cnn", help="comma-separated workloads")
+    ap.add_argument("--only", default="seed,mlp64,mlp256,mlp64-bf16,mlp256-bf16,width,infer,infer-bf16,cnn", help="comma-separated workloads")
     ap.add_argument("--no-peers", action="store_true", help="ingot only")
     args = ap.parse_args()
     runner = Runner(args)
@@ -160,19 +162,26 @@ def main():
             sides[impl] = ["seed", "5", "20000" if impl == "jax-scan" else "2000"]
         row = runner.measure_row("seed", sides)
         results.append(("seed (Linear 10→1, SGD), µs/step", None, row))
-    for name, batch in (("mlp64", 64), ("mlp256", 256)):
+    for name, batch in (("mlp64", 64), ("mlp256", 256), ("mlp64-bf16", 64), ("mlp256-bf16", 256)):
         if name not in only:
             continue
-        print(f"{name}: Fashion-MNIST 784-256-128-10, Adam 1e-3, batch {batch}, one epoch with shuffling")
+        bf16 = name.endswith("-bf16")
+        if bf16 and not peak_all.get("peak_gflops_bf16", 0) > 0:
+            print(f"{name}: skipped, this build's target has no AVX-512 BF16")
+            continue
+        print(f"{name}: Fashion-MNIST 784-256-128-10, Adam 1e-3, batch {batch}, one epoch with shuffling"
+              + (", bfloat16 products" if bf16 else ""))
+        precision = ["bf16"] if bf16 else []
         args_i = ["mlp", "256", "128", str(batch), str(int(epochs) + 1)]
-        sides = {"ingot": args_i + ["0"], "ingot-1t": args_i + ["1"]}
+        sides = {"ingot": args_i + ["0"] + precision, "ingot-1t": args_i + ["1"] + precision}
         for impl in peers:
-            sides[impl] = ["mlp", "256", "128", str(batch), epochs]
+            sides[impl] = ["mlp", "256", "128", str(batch), epochs] + precision
         row = runner.measure_row(name, sides)
         for rec in (row["ingot"], row["ingot-1t"]):  # ingot's first epoch is its warm-up, as the peers'
             rec["times"] = [t for i, t in enumerate(rec["times"]) if i % (int(epochs) + 1) != 0]
             rec["median"], rec["min"], rec["max"] = statistics.median(rec["times"]), min(rec["times"]), max(rec["times"])
-        results.append((f"{name} (784-256-128-10, Adam, batch {batch}), s/epoch",
+        results.append((f"{name} (784-256-128-10, Adam, batch {batch}" + (", bfloat16 products" if bf16 else "")
+                        + "), s/epoch",
                         training_flops([784, 256, 128, 10], 60000), row))
     if "width" in only:
         print("width: 784-W-W-10, Adam, batch 64, contiguous batches; seconds per step")
