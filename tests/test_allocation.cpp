@@ -143,3 +143,17 @@ TEST_CASE("a CNN step (convolutions, BatchNorm2d, pooling, Dropout) allocates no
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int32_t>(i % 5);
   CHECK(allocations_in_steps(trainer, x, y, 40) == 0);
 }
+
+TEST_CASE("steps with bfloat16 products allocate nothing, on every thread", "[alloc][bf16]") {
+  // Products large enough to be split across the pool's threads, whose
+  // packing buffers the first step sizes.
+  using Net = nn::Sequential<nn::Dense<200, 96>, nn::ReLU, nn::Dense<96, 48>, nn::ReLU, nn::Dense<48, 7>>;
+  const matmul_precision_scope bf16{matmul_precision::bfloat16};
+  Net model{init::seed(6)};
+  train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
+  std::vector<float> x(70 * 200);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) * 0.1f - 0.5f;
+  std::vector<std::int32_t> y(70);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int32_t>(i % 7);
+  CHECK(allocations_in_steps(trainer, x, y, 70) == 0);
+}
