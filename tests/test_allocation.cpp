@@ -64,6 +64,18 @@ std::size_t allocations_in_steps(Trainer& trainer, const std::vector<float>& x, 
   }
   return allocations.load() - before;
 }
+
+// A batch of `rows` samples of `features` values repeating with `period`
+// around zero, labelled 0, 1, ..., classes - 1 in turn.
+struct patterned_batch {
+  std::vector<float> x;
+  std::vector<std::int32_t> y;
+  patterned_batch(std::size_t rows, std::size_t features, std::size_t period, std::size_t classes)
+      : x(rows * features), y(rows) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % period) * 0.1f - 0.5f;
+    for (std::size_t i = 0; i < rows; ++i) y[i] = static_cast<std::int32_t>(i % classes);
+  }
+};
 }  // namespace
 
 TEST_CASE("an MLP step under cross-entropy and Adam allocates nothing", "[alloc]") {
@@ -137,11 +149,8 @@ TEST_CASE("a CNN step (convolutions, BatchNorm2d, pooling, Dropout) allocates no
   train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
   // 40 images: the convolutions' blocks of pixels and the pooling loops run
   // on the pool's threads, whose buffers the first step sizes.
-  std::vector<float> x(40 * 240);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) * 0.1f - 0.5f;
-  std::vector<std::int32_t> y(40);
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int32_t>(i % 5);
-  CHECK(allocations_in_steps(trainer, x, y, 40) == 0);
+  const patterned_batch batch(40, 240, 13, 5);
+  CHECK(allocations_in_steps(trainer, batch.x, batch.y, 40) == 0);
 }
 
 TEST_CASE("steps with bfloat16 products allocate nothing, on every thread", "[alloc][bf16]") {
@@ -151,9 +160,6 @@ TEST_CASE("steps with bfloat16 products allocate nothing, on every thread", "[al
   const matmul_precision_scope bf16{matmul_precision::bfloat16};
   Net model{init::seed(6)};
   train::Trainer trainer{model, loss::CrossEntropy{}, optim::Adam{}};
-  std::vector<float> x(70 * 200);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) * 0.1f - 0.5f;
-  std::vector<std::int32_t> y(70);
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int32_t>(i % 7);
-  CHECK(allocations_in_steps(trainer, x, y, 70) == 0);
+  const patterned_batch batch(70, 200, 11, 7);
+  CHECK(allocations_in_steps(trainer, batch.x, batch.y, 70) == 0);
 }
