@@ -7,8 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <ingot/core/aligned.hpp>
-#include <ingot/core/huge_pages.hpp>
 #include <ingot/data/csv.hpp>
 #include <ingot/data/loader.hpp>
 #include <ingot/data/npy.hpp>
@@ -16,7 +14,6 @@
 #include <ingot/data/transforms.hpp>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 using namespace ingot;
 namespace fs = std::filesystem;
@@ -263,95 +260,6 @@ TEST_CASE("DataLoader: large shuffled batches gathered on several threads hold t
   set_num_threads(available_cores());
   CHECK(seen[0] == seen[1]);
   CHECK(seen[0] == seen[2]);
-}
-
-namespace {
-// The kernel's transparent huge page setting ("always [madvise] never"): the
-// bracketed choice, or "" where the file is absent.
-std::string thp_setting(const std::string& file) {
-  std::ifstream in("/sys/kernel/mm/transparent_hugepage/" + file);
-  std::string line;
-  std::getline(in, line);
-  const auto open = line.find('['), close = line.find(']');
-  return open == std::string::npos || close == std::string::npos ? "" : line.substr(open + 1, close - open - 1);
-}
-// Kilobytes of huge pages mapped in the mapping of /proc/self/smaps that holds p.
-long anon_huge_kb_at(const void* p) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(p);
-  std::ifstream in("/proc/self/smaps");
-  std::string line;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    std::uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
-      inside = lo <= addr && addr < hi;
-    } else if (inside && line.rfind("AnonHugePages:", 0) == 0) {
-      return std::stol(line.substr(14));
-    }
-  }
-  return -1;
-}
-}  // namespace
-
-TEST_CASE("Large buffers ask for 2 MB pages before they are first touched", "[data][huge_pages]") {
-  // No whole 2 MB page inside: no hint, whatever the alignment.
-  alignas(64) static float small[1024];
-  CHECK_FALSE(advise_huge_pages(small, sizeof small));
-  CHECK_FALSE(advise_huge_pages(small, 0));
-#if defined(__linux__)
-  {
-    auto v = huge_page_vector<float>(3u << 20);
-    CHECK(advise_huge_pages(v.data(), v.size() * sizeof(float)));
-  }
-#endif
-
-  // Contents and sizes are those of a plain vector, huge pages or not, for
-  // sizes on both sides of the 2 MB threshold and not multiples of a page.
-  for (std::size_t n : {std::size_t{0}, std::size_t{17}, std::size_t{524'287}, std::size_t{3'000'001}}) {
-    auto v = huge_page_vector<float>(n);
-    REQUIRE(v.size() == n);
-    CHECK(std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0f; }));
-    aligned_buffer<float> b(n);
-    REQUIRE(b.size() == n);
-    CHECK(std::all_of(b.data(), b.data() + n, [](float x) { return x == 0.0f; }));
-  }
-
-#if defined(__linux__)
-  // Large aligned buffers are mappings of their own, on a 2 MB boundary;
-  // copies and moves keep their contents.
-  {
-    aligned_buffer<float> b(1'000'003);
-    CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % huge_page_bytes == 0);
-    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 977);
-    aligned_buffer<float> copy(b);
-    aligned_buffer<float> moved(std::move(b));
-    CHECK(copy.size() == 1'000'003);
-    CHECK(std::memcmp(copy.data(), moved.data(), moved.size() * sizeof(float)) == 0);
-    CHECK(moved[1'000'002] == static_cast<float>(1'000'002 % 977));
-  }
-
-  // Where the kernel has transparent huge pages for advised memory, and
-  // compacts on a fault in it (Debian's defaults), 24 MB buffers get them.
-  // A vector's storage comes from malloc, which writes it first under
-  // MALLOC_PERTURB_ (meson test sets it), leaving small pages.
-  const std::string enabled = thp_setting("enabled"), defrag = thp_setting("defrag");
-  if ((enabled == "always" || enabled == "madvise") &&
-      (defrag == "always" || defrag == "madvise" || defrag == "defer+madvise")) {
-    INFO("AnonHugePages of the buffer's mapping");
-    aligned_buffer<float> b(6u << 20);
-    b[b.size() / 2] = 1.0f;
-    CHECK(anon_huge_kb_at(b.data() + b.size() / 2) >= 2048);
-    const char* perturb = std::getenv("MALLOC_PERTURB_");
-    if (!perturb || std::atoi(perturb) == 0) {
-      auto v = huge_page_vector<float>(6u << 20);
-      CHECK(anon_huge_kb_at(v.data() + v.size() / 2) >= 2048);
-    }
-  } else {
-    WARN("transparent huge pages are " << enabled << " / defrag " << defrag << ": the kernel's part is not checked");
-  }
-#endif
 }
 
 TEST_CASE("random_split: disjoint parts of the given sizes, reproducible from the seed", "[data][split]") {

@@ -7,8 +7,6 @@
 #include <new>
 #include <span>
 
-#include "ingot/core/huge_pages.hpp"
-
 namespace ingot {
 
 inline constexpr std::size_t cache_line = 64;
@@ -25,17 +23,10 @@ class aligned_buffer {
  public:
   aligned_buffer() = default;
   explicit aligned_buffer(std::size_t n) : size_(n) {
-    if (n == 0) return;
-    const std::size_t bytes = padded<T>(n) * sizeof(T);
-    // Buffers of 2 MB or more (a wide model's parameters, gradients and
-    // optimizer state) are mapped on their own, 2 MB-aligned and advised for
-    // huge pages, and come zeroed from the kernel.
-    if (void* mapped = map_huge_pages(bytes)) {
-      data_ = std::unique_ptr<T[], deleter>(static_cast<T*>(mapped), deleter{bytes});
-      return;
+    if (n) {
+      data_.reset(static_cast<T*>(::operator new(padded<T>(n) * sizeof(T), std::align_val_t{cache_line})));
+      std::memset(static_cast<void*>(data_.get()), 0, padded<T>(n) * sizeof(T));
     }
-    data_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{cache_line})));
-    std::memset(static_cast<void*>(data_.get()), 0, bytes);
   }
   aligned_buffer(const aligned_buffer& o) : aligned_buffer(o.size_) {
     if (size_) std::memcpy(static_cast<void*>(data_.get()), o.data_.get(), size_ * sizeof(T));
@@ -57,13 +48,7 @@ class aligned_buffer {
 
  private:
   struct deleter {
-    std::size_t mapped_bytes = 0;  // nonzero: the buffer is a mapping of its own
-    void operator()(T* p) const {
-      if (mapped_bytes)
-        unmap_huge_pages(p, mapped_bytes);
-      else
-        ::operator delete(static_cast<void*>(p), std::align_val_t{cache_line});
-    }
+    void operator()(T* p) const { ::operator delete(static_cast<void*>(p), std::align_val_t{cache_line}); }
   };
   std::unique_ptr<T[], deleter> data_;
   std::size_t size_ = 0;

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "ingot/core/config.hpp"
-#include "ingot/core/huge_pages.hpp"
 #include "ingot/core/paths.hpp"
 #include "ingot/data/dataset.hpp"
 #include "ingot/data/format_error.hpp"
@@ -150,8 +149,7 @@ INGOT_DECL Dataset<std::int32_t> idx_classification(const idx_array& images, con
     throw format_error(labels_name + ": " + std::to_string(labels.dims[0]) + " labels for the " + std::to_string(n) +
                        " images of " + images_name);
   const std::size_t features = images.data.size() / n;
-  // On huge pages: a shuffled loader reads its rows at random.
-  std::vector<float> x = huge_page_vector<float>(images.data.size());
+  std::vector<float> x(images.data.size());
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(images.data[i]) / 255.0f;
   std::vector<std::int32_t> y(n);
   for (std::size_t i = 0; i < n; ++i) {

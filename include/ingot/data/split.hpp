@@ -14,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include "ingot/core/huge_pages.hpp"
 #include "ingot/core/rng.hpp"
 #include "ingot/data/dataset.hpp"
 
@@ -23,7 +22,7 @@ namespace ingot::data {
 // The rows of ds listed in rows, in that order.
 template <class Target>
 Dataset<Target> subset(const Dataset<Target>& ds, std::span<const std::size_t> rows, std::string source) {
-  std::vector<float> x = huge_page_vector<float>(rows.size() * ds.features);
+  std::vector<float> x(rows.size() * ds.features);
   std::vector<Target> y(rows.size() * ds.target_cols);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (rows[r] >= ds.rows)
