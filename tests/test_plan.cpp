@@ -63,15 +63,69 @@ TEST_CASE("an activation's derivative runs as the input-gradient GEMM's epilogue
   STATIC_REQUIRE(expr::plan<float, L, expr::grad_t<L, Wt>>::num_epilogues() == 3);
 }
 
-TEST_CASE("the pre-activation is kept only when a derivative needs it", "[plan][fusion]") {
+TEST_CASE("the pre-activation is stored only when a derivative needs it and cannot recompute it", "[plan][fusion]") {
   // tanh's derivative is written on its output: the pre-activation is fused away.
   using Lt = decltype(expr::sum(expr::tanh(W * x + b)));
   using Gt = expr::plan<float, Lt, expr::grad_t<Lt, Wt>>;
   STATIC_REQUIRE_FALSE(Gt::is_materialized<Pre>());
-  // gelu's derivative needs its input: the pre-activation gets a buffer.
+  STATIC_REQUIRE(Gt::is_epilogue_fused<Z>());
+  // gelu's derivative needs its input: the pre-activation (an add of a row)
+  // is computed again from the product, which is stored, in both users.
   using Lg = decltype(expr::sum(expr::gelu(W * x + b)));
   using Gg = expr::plan<float, Lg, expr::grad_t<Lg, Wt>>;
-  STATIC_REQUIRE(Gg::is_materialized<Pre>());
+  STATIC_REQUIRE_FALSE(Gg::is_materialized<Pre>());
+  STATIC_REQUIRE(Gg::is_materialized<Z>());
+  STATIC_REQUIRE_FALSE(Gg::is_epilogue_fused<Z>());
+}
+
+TEST_CASE("a cheap value read by several loops is computed in each, not stored", "[plan][fusion]") {
+  // d = (a - mean) * c is read by two column sums and a pass: each of the
+  // three loops computes it again from a, the row of means and c.
+  constexpr auto a = expr::input<"a", 21>;
+  constexpr auto c = expr::input<"c", 21>;
+  constexpr auto m = expr::param<"m", 21>;
+  constexpr auto d = (a - m) * c;
+  constexpr auto s1 = expr::sum<0>(d);
+  constexpr auto s2 = expr::sum<0>(d * a);
+  constexpr auto y = d * expr::lit<2.0> + a;
+  using D = std::remove_cvref_t<decltype(d)>;
+  using P = expr::plan<float, std::remove_cvref_t<decltype(s1)>, std::remove_cvref_t<decltype(s2)>,
+                       std::remove_cvref_t<decltype(y)>>;
+  STATIC_REQUIRE_FALSE(P::is_materialized<D>());
+  // Four users of a value that reads two full inputs: storing it is cheaper.
+  constexpr auto e = a * c;
+  using E = std::remove_cvref_t<decltype(e)>;
+  using Q = expr::plan<float, decltype(expr::sum<0>(e)), decltype(expr::sum<0>(e * a)), decltype(expr::sum<0>(e * c)),
+                       decltype(expr::sum<0>(e * e * e))>;
+  STATIC_REQUIRE(Q::graph_type::use_count(Q::graph_type::id_of<E>) == 6);
+  STATIC_REQUIRE(Q::is_materialized<E>());
+  // tanh is not cheap: computed once, stored.
+  constexpr auto t = expr::tanh(a);
+  using Tn = std::remove_cvref_t<decltype(t)>;
+  STATIC_REQUIRE(expr::plan<float, decltype(expr::sum<0>(t)), decltype(expr::sum<0>(t * a))>::is_materialized<Tn>());
+
+  const std::size_t rows = 5, cols = 21;
+  std::vector<float> as(rows * cols), cs(rows * cols), ms(cols);
+  rng g(3);
+  g.fill_uniform(std::span<float>(as), -2, 2);
+  g.fill_uniform(std::span<float>(cs), -2, 2);
+  g.fill_uniform(std::span<float>(ms), -1, 1);
+  P plan(rows);
+  plan.bind(a, as.data());
+  plan.bind(c, cs.data());
+  plan.bind(m, ms.data());
+  plan.run(rows);
+  for (std::size_t j = 0; j < cols; ++j) {
+    double t1 = 0, t2 = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const double dv = (static_cast<double>(as[i * cols + j]) - ms[j]) * cs[i * cols + j];
+      t1 += dv;
+      t2 += dv * as[i * cols + j];
+      CHECK(plan.output<2>()[i * cols + j] == Approx(dv * 2 + as[i * cols + j]).epsilon(1e-5).margin(1e-6));
+    }
+    CHECK(plan.output<0>()[j] == Approx(t1).epsilon(1e-5).margin(1e-5));
+    CHECK(plan.output<1>()[j] == Approx(t2).epsilon(1e-5).margin(1e-5));
+  }
 }
 
 TEST_CASE("a plan refuses a batch it was not sized for and unbound inputs", "[plan][errors]") {

@@ -53,6 +53,7 @@ struct ew : node_base {
 
 template <class S>
 struct expand_op {
+  static constexpr bool cheap = true;
   template <class... In>
   using result_shape = S;
   template <class V>
@@ -62,6 +63,7 @@ struct expand_op {
 };
 
 struct neg_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& x) { return -x; }
   template <std::size_t I, class Y, class G, class X>
   using vjp = neg_t<G>;
@@ -88,6 +90,7 @@ struct sqrt_op {
 };
 
 struct square_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& x) { return x * x; }
   template <std::size_t I, class Y, class G, class X>
   using vjp = mul_t<G, mul_t<constant<2.0>, X>>;
@@ -109,11 +112,13 @@ struct sigmoid_op {
 
 // 1 where x > 0, else 0 (the derivative of relu, written on its output).
 struct step_op {
+  static constexpr bool cheap = true;
   static constexpr bool differentiable = false;
   template <class V> static V apply(const V& x) { return simd::where_positive(x, V(1), V(0)); }
 };
 
 struct relu_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& x) { return simd::max(x, V(0)); }
   // relu(x) > 0 exactly where x > 0, so the mask comes from the output.
   template <std::size_t I, class Y, class G, class X>
@@ -122,6 +127,7 @@ struct relu_op {
 
 template <double Slope>
 struct leaky_step_op {
+  static constexpr bool cheap = true;
   static constexpr bool differentiable = false;
   template <class V> static V apply(const V& x) {
     using T = simd::scalar_of_t<V>;
@@ -131,6 +137,7 @@ struct leaky_step_op {
 
 template <double Slope>
 struct leaky_relu_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& x) {
     using T = simd::scalar_of_t<V>;
     return simd::where_positive(x, x, x * V(static_cast<T>(Slope)));
@@ -163,6 +170,7 @@ struct gelu_op {
 
 // sign(x): -1, 0 or 1 (torch.sign; the derivative of |x|, 0 at 0 as torch's).
 struct sign_op {
+  static constexpr bool cheap = true;
   static constexpr bool differentiable = false;
   template <class V> static V apply(const V& x) {
     return simd::where_positive(x, V(1), V(0)) - simd::where_positive(-x, V(1), V(0));
@@ -170,6 +178,7 @@ struct sign_op {
 };
 
 struct abs_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& x) { return simd::abs(x); }
   template <std::size_t I, class Y, class G, class X>
   using vjp = mul_t<G, ew<sign_op, X>>;
@@ -232,18 +241,21 @@ struct huber_op {
 };
 
 struct add_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& a, const V& b) { return a + b; }
   template <std::size_t I, class Y, class G, class A, class B>
   using vjp = G;
 };
 
 struct sub_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& a, const V& b) { return a - b; }
   template <std::size_t I, class Y, class G, class A, class B>
   using vjp = std::conditional_t<I == 0, G, neg_t<G>>;
 };
 
 struct mul_op {
+  static constexpr bool cheap = true;
   template <class V> static V apply(const V& a, const V& b) { return a * b; }
   template <std::size_t I, class Y, class G, class A, class B>
   using vjp = mul_t<G, std::conditional_t<I == 0, B, A>>;
@@ -278,6 +290,11 @@ template <class Op>
   requires requires { Op::differentiable; }
 struct differentiable_op<Op> : std::bool_constant<Op::differentiable> {};
 template <class Op>
+struct cheap_op : std::false_type {};
+template <class Op>
+  requires requires { Op::cheap; }
+struct cheap_op<Op> : std::bool_constant<Op::cheap> {};
+template <class Op>
 struct indexed_op : std::false_type {};
 template <class Op>
   requires requires { Op::indexed; }
@@ -288,5 +305,9 @@ template <class Op>
 inline constexpr bool op_differentiable = detail::differentiable_op<Op>::value;
 template <class Op>
 inline constexpr bool op_indexed = detail::indexed_op<Op>::value;
+// A few instructions per value (arithmetic, masks, copies): the planner
+// computes such a value again in each of its users rather than storing it.
+template <class Op>
+inline constexpr bool op_cheap = detail::cheap_op<Op>::value;
 
 }  // namespace ingot::expr

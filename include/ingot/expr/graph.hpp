@@ -46,6 +46,7 @@ struct node_props {
   bool checks_batch = false;  // has check_batch(batch)
   // element-wise
   bool indexed = false;  // the op reads its operands' storage by (row, col)
+  bool cheap = false;    // the op is a few instructions (op_cheap)
   // kernels
   kernel_traits traits{};
   std::size_t outputs = 1;
@@ -90,7 +91,7 @@ constexpr std::uint64_t kind_name_hash() {
 struct kind_defaults {
   static constexpr leaf_kind kind = leaf_kind::bound;
   static constexpr leaf_role role = leaf_role::none;
-  static constexpr bool int_values = false, checks_batch = false, indexed = false;
+  static constexpr bool int_values = false, checks_batch = false, indexed = false, cheap = false;
   static constexpr std::size_t output_index = 0;
 };
 template <class N, category Cat = N::cat>
@@ -110,6 +111,7 @@ struct kind_props<N, category::leaf> : kind_defaults {
 template <class N>
 struct kind_props<N, category::elementwise> : kind_defaults {
   static constexpr bool indexed = op_indexed<typename N::op>;
+  static constexpr bool cheap = op_cheap<typename N::op>;
   static constexpr std::uint64_t kind_hash = kind_name_hash<typename N::op>();
 };
 // A kernel's kind is the type that holds its loop (matmul_kernel<TA, TB>,
@@ -199,6 +201,7 @@ struct make_rec<N, type_list<C...>> {
        .int_values = K::int_values,
        .checks_batch = K::checks_batch,
        .indexed = K::indexed,
+       .cheap = K::cheap,
        .traits = detail::traits_of<N>::value,
        .outputs = num_outputs<N>,
        .out_rows = {out<0>::rows, out<1>::rows, out<2>::rows, out<3>::rows},

@@ -47,6 +47,7 @@ template <std::size_t N, std::size_t S>
 struct schedule_table {
   // Per node.
   std::array<bool, N> materialized{};       // has a slot of its own
+  std::array<bool, N> recomputed{};         // used more than once, computed again in each user's loop
   std::array<bool, N> executes{};           // its step runs a loop
   std::array<std::size_t, N> fuse_target{}; // fused element-wise node: whose loop computes it
   std::array<std::size_t, N> host{};        // element-wise pass run as the epilogue of this kernel
@@ -70,6 +71,62 @@ template <class G>
 constexpr bool needs_memory(std::size_t u) {
   const auto& p = G::props(u);
   return (p.cat == category::kernel && p.traits.operands_in_memory) || (p.cat == category::elementwise && p.indexed);
+}
+
+// An element-wise value used more than once is computed again in each
+// user's loop rather than stored, when that is cheap: every user reads it
+// element by element at its own shape (a pass of the same shape, or a
+// kernel that computes its operand 0 in its own loop), there are few users,
+// and the tree recomputed is small. Storing it costs a pass that writes it
+// and a read of it in every user; recomputing costs each user the reads of
+// the tree's inputs, which it often reads anyway (x - mean in BatchNorm's
+// forward and backward, a masked gradient summed twice and used once more).
+inline constexpr std::size_t recompute_max_users = 4, recompute_max_nodes = 4;
+// The nodes of the tree that computing k on the spot evaluates, or more
+// than recompute_max_nodes when one of them is not cheap.
+template <class G, std::size_t N>
+constexpr std::size_t fused_tree_nodes(std::size_t k, const std::array<bool, N>& materialized) {
+  if (!G::props(k).cheap) return recompute_max_nodes + 1;
+  std::size_t c = 1;
+  for (std::size_t i = 0; i < G::props(k).arity; ++i) {
+    const std::size_t ch = G::child(k, i);
+    if (G::props(ch).cat == category::elementwise && !materialized[ch]) c += fused_tree_nodes<G>(ch, materialized);
+  }
+  return c;
+}
+// The values of k's shape that its tree reads from memory (rows, columns
+// and scalars stretched over it cost little).
+template <class G, std::size_t N>
+constexpr std::size_t full_tree_inputs(std::size_t k, std::size_t rows_ct, std::size_t cols,
+                                       const std::array<bool, N>& materialized) {
+  std::size_t c = 0;
+  for (std::size_t i = 0; i < G::props(k).arity; ++i) {
+    const std::size_t ch = G::child(k, i);
+    const auto& pc = G::props(ch);
+    if (pc.cat == category::elementwise && !materialized[ch]) c += full_tree_inputs<G>(ch, rows_ct, cols, materialized);
+    else if (pc.rows_ct == rows_ct && pc.cols == cols) ++c;
+  }
+  return c;
+}
+template <class G, std::size_t N>
+constexpr bool recomputable(std::size_t k, const std::array<bool, N>& materialized) {
+  const auto& p = G::props(k);
+  if (p.cat != category::elementwise || p.indexed || G::use_count(k) > recompute_max_users) return false;
+  for (std::size_t e = G::table.first_use[k]; e < G::table.first_use[k + 1]; ++e) {
+    const auto& pu = G::props(G::table.user[e]);
+    if (pu.cat == category::elementwise) {
+      if (pu.indexed || pu.rows_ct != p.rows_ct || pu.cols != p.cols) return false;
+    } else if (pu.cat == category::kernel) {
+      if (pu.traits.operands_in_memory || G::table.user_slot[e] != 0) return false;
+    } else {
+      return false;
+    }
+  }
+  if (fused_tree_nodes<G>(k, materialized) > recompute_max_nodes) return false;
+  // Storing costs a pass that reads the tree's inputs and writes the value,
+  // then a read per user; recomputing, every user reads the inputs.
+  const std::size_t inputs = full_tree_inputs<G>(k, p.rows_ct, p.cols, materialized), users = G::use_count(k);
+  return users * inputs <= inputs + 1 + users;
 }
 
 template <class G>
@@ -121,19 +178,31 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
       broadcast = pu.cat == category::elementwise && (pu.rows_ct != p.rows_ct || pu.cols != p.cols);
     }
     d.materialized[k] = is_root[k] || G::use_count(k) > 1 || memory || broadcast;
+    if (d.materialized[k] && !is_root[k] && !memory && G::use_count(k) > 1 && recomputable<G>(k, d.materialized))
+      d.materialized[k] = false, d.recomputed[k] = true;
   }
+  std::array<bool, n> through_recomputed{};  // its value reaches a pass through a recomputed node
   for (std::size_t k = n; k-- > 0;) {  // users come after their operands
     if (G::props(k).cat != category::elementwise || d.materialized[k]) continue;
+    if (d.recomputed[k]) {
+      d.fuse_target[k] = g.user[g.first_use[k + 1] - 1];  // one of its users (steps below take the last)
+      through_recomputed[k] = true;
+      continue;
+    }
     const std::size_t u = single_user<G>(k);
-    if (G::props(u).cat == category::elementwise) d.fuse_target[k] = d.materialized[u] ? u : d.fuse_target[u];
-    else d.fuse_target[k] = u;  // a kernel that computes its operand in its own loop
+    if (G::props(u).cat == category::elementwise) {
+      d.fuse_target[k] = d.materialized[u] ? u : d.fuse_target[u];
+      through_recomputed[k] = !d.materialized[u] && through_recomputed[u];
+    } else {
+      d.fuse_target[k] = u;  // a kernel that computes its operand in its own loop
+    }
   }
   for (std::size_t k = 0; k < n; ++k) {
     const auto& p = G::props(k);
     if (p.cat != category::kernel || !p.traits.epilogue || p.outputs != 1 || is_root[k] || G::use_count(k) != 1)
       continue;
     const std::size_t u = single_user<G>(k);
-    if (G::props(u).cat != category::elementwise) continue;
+    if (G::props(u).cat != category::elementwise || (!d.materialized[u] && through_recomputed[u])) continue;
     const std::size_t e = d.materialized[u] ? u : d.fuse_target[u];
     if (e == no_node || G::props(e).cat != category::elementwise || !d.materialized[e] || d.host[e] != no_node) continue;
     if (G::props(e).rows_ct != p.rows_ct || G::props(e).cols != p.cols) continue;
@@ -150,8 +219,16 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
     else if (p.cat == category::output) d.step[k] = d.step[G::child(k, 0)];
   }
   for (std::size_t k = n; k-- > 0;) {
-    if (d.fused_into[k] != no_node) d.step[k] = d.step[d.fused_into[k]];
-    else if (d.fuse_target[k] != no_node) d.step[k] = d.step[d.fuse_target[k]];
+    if (d.fused_into[k] != no_node) {
+      d.step[k] = d.step[d.fused_into[k]];
+    } else if (d.fuse_target[k] != no_node) {
+      // A fused value is computed at its user's step; one computed again in
+      // each of its users at the last of theirs, so that what it reads
+      // lives until then.
+      std::size_t last = 0;
+      for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) last = max_of(last, d.step[g.user[e]]);
+      d.step[k] = last;
+    }
   }
 
   // The last step that reads output i of node k (n: after the plan), and
