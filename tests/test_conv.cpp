@@ -75,6 +75,24 @@ TEST_CASE("MaxPool2d and AvgPool2d: gradients match finite differences", "[conv]
   CHECK(gradcheck::check(nn::MaxPool2d<2>::forward<"p.">(wide), batch3(), wide) == 3 * 480);
 }
 
+TEST_CASE("MaxPool2d's gradient is differentiable: the argmax gather and its own derivative", "[conv][grad][pool]") {
+  // grad_x(sum(maxpool(x) * R)) routes R to each window's argmax; the
+  // derivative of that in R gathers the upstream gradient there, and the
+  // gradient of sum(that * S) in R, differentiated again, routes once more. Overlapping 3 x 3 windows at stride 2, so some
+  // pixels sum two windows' gradients; 20 channels: a full vector and a tail.
+  using P = nn::MaxPool2d<3, 2>;
+  const images<20, 7, 9> x;
+  using Y = decltype(P::forward<"p.">(x));
+  using R = expr::data_leaf<"r", 20, batch_rows(12), 4>;
+  using Loss = expr::sum_node<-1, expr::mul_t<Y, R>>;
+  using GX = expr::grad_t<Loss, images<20, 7, 9>>;
+  // (The derivative in x is zero away from ties, and checked as such.)
+  CHECK(gradcheck::check(GX{}, batch3(), x, R{}) == 3 * 1260 + 3 * 240);
+  using S = expr::data_leaf<"s", 20, batch_rows(63), 9>;
+  using GR = expr::grad_t<expr::sum_node<-1, expr::mul_t<GX, S>>, R>;
+  CHECK(gradcheck::check(GR{}, batch3(), x, R{}, S{}) == 3 * 1260 + 3 * 240 + 3 * 1260);
+}
+
 TEST_CASE("Flatten and Unflatten reorder values and their gradients", "[conv][grad]") {
   const images<3, 7, 9> x;
   CHECK(gradcheck::check(nn::Flatten::forward<"f.">(x), batch3(), x) == 3 * 189);

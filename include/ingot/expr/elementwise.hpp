@@ -31,9 +31,17 @@ struct result_shape_of<Op, A...> { using type = typename Op::template result_sha
 template <std::size_t I, class... A>
 using nth = std::tuple_element_t<I, std::tuple<A...>>;
 
+template <class S, class V>
+struct unbroadcast_vjp {
+  using type = unbroadcast_t<S, V>;
+};
+template <class S>
+struct unbroadcast_vjp<S, no_grad> {  // an operand that is an index, not a value
+  using type = no_grad;
+};
 template <class Op, std::size_t I, class Y, class G, class... A>
 struct ew_vjp {
-  using type = unbroadcast_t<typename nth<I, A...>::shape, typename Op::template vjp<I, Y, G, A...>>;
+  using type = typename unbroadcast_vjp<typename nth<I, A...>::shape, typename Op::template vjp<I, Y, G, A...>>::type;
 };
 }  // namespace detail
 
@@ -278,8 +286,8 @@ struct onehot_op {
   template <class... In>
   using result_shape = ingot::shape<batch, C>;
   template <class V>
-  static V apply_indexed(std::size_t i, std::size_t j, const std::int32_t* labels) {
-    return simd::onehot_row<V>(j, labels[i]);
+  static V apply_indexed(std::size_t i, std::size_t j, const void* labels) {
+    return simd::onehot_row<V>(j, static_cast<const std::int32_t*>(labels)[i]);
   }
 };
 

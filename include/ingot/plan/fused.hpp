@@ -10,7 +10,9 @@
 //   sk_input<I, Mode>   input I: a buffer read at (i, j) as Mode says, or a
 //                       scalar computed at run time (Mode value)
 //   sk_op<Op, C...>     Op::apply over the children's values
-//   sk_indexed<Op, I..> Op::apply_indexed(i, j, inputs I...) (one-hot)
+//   sk_indexed<Op, I..> Op::apply_indexed(i, j, inputs I...): the op reads the
+//                       inputs' storage itself (one-hot labels, max pooling's
+//                       gradient)
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -75,7 +77,7 @@ template <class Op, std::size_t... I>
 struct skeleton_eval<sk_indexed<Op, I...>> {
   template <class V, bool Flat, class T>
   static V at(const pass_args<T>& a, std::size_t i, std::size_t j) {
-    return Op::template apply_indexed<V>(i, j, static_cast<const std::int32_t*>(a.in[I])...);
+    return Op::template apply_indexed<V>(i, j, a.in[I]...);
   }
 };
 

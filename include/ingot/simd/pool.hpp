@@ -2,8 +2,9 @@
 // The loops of 2-D max and average pooling on channels-last images (a
 // matrix of b H W pixel rows of C channels). Every loop runs over the
 // channels of one pixel innermost, which is contiguous. Samples are dealt
-// out to the pool's threads; the backward loops scatter into one sample's
-// image only, so threads never write the same values.
+// out to the pool's threads; the backward loop scatters into one sample's
+// image only, so threads never write the same values. (Max pooling's
+// gradient is an element-wise value instead: expr/kernels/pool.hpp.)
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -75,23 +76,6 @@ void max_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* 
   });
 }
 
-// dx = dy added at each window's argmax (zero elsewhere).
-template <class T>
-void max_pool_backward(const pool_geometry& g, std::size_t batch, const T* dy, const T* arg, T* dx) {
-  const std::size_t Q = g.OH() * g.OW(), C = g.C, HW = g.H * g.W;
-  detail::for_samples(batch, HW * C, [&](std::size_t s0, std::size_t s1) {
-    for (std::size_t s = s0; s < s1; ++s) {
-      T* img = dx + s * HW * C;
-      std::fill_n(img, HW * C, T(0));
-      for (std::size_t q = 0; q < Q; ++q) {
-        const T* gq = dy + (s * Q + q) * C;
-        const T* aq = arg + (s * Q + q) * C;
-        for (std::size_t c = 0; c < C; ++c) img[static_cast<std::size_t>(aq[c]) * C + c] += gq[c];
-      }
-    }
-  });
-}
-
 // y = the mean of each window.
 template <class T>
 void avg_pool_forward(const pool_geometry& g, std::size_t batch, const T* x, T* y) {
@@ -139,7 +123,6 @@ void avg_pool_backward(const pool_geometry& g, std::size_t batch, const T* dy, T
 
 // Compiled once in a separately compiled program (core/config.hpp).
 INGOT_INSTANTIATE(void max_pool_forward<float>(const pool_geometry&, std::size_t, const float*, float*, float*))
-INGOT_INSTANTIATE(void max_pool_backward<float>(const pool_geometry&, std::size_t, const float*, const float*, float*))
 INGOT_INSTANTIATE(void avg_pool_forward<float>(const pool_geometry&, std::size_t, const float*, float*))
 INGOT_INSTANTIATE(void avg_pool_backward<float>(const pool_geometry&, std::size_t, const float*, float*))
 

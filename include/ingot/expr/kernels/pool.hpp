@@ -3,8 +3,10 @@
 // simd/pool.hpp). Max pooling has two outputs: 0 the maxima, 1 where each
 // was found (a pixel index within the sample, exact in float up to 2^24
 // pixels), which its derivative reads to route the gradient back.
+#include <algorithm>
 #include <cstddef>
 
+#include "ingot/expr/elementwise.hpp"
 #include "ingot/expr/outputs.hpp"
 #include "ingot/simd/pool.hpp"
 
@@ -30,24 +32,75 @@ struct max_pool_kernel {
 };
 
 template <simd::pool_geometry G>
-struct max_pool_backward_kernel {
-  using kind = max_pool_backward_kernel;
-  static constexpr kernel_traits traits = pool_traits;
-  template <class T>
-  static constexpr std::size_t scratch_size(std::size_t) { return 0; }
-  template <class Ctx>
-  static void run(const Ctx& ctx) {
-    simd::max_pool_backward(G, ctx.batch(), ctx.template in<0>(), ctx.template in<1>(), ctx.template out<0>());
+struct max_gather_op;
+
+// Max pooling's input gradient as an element-wise value: pixel p of sample
+// s gets the sum of dY over the windows whose maximum it was, read on the
+// spot from dY and the argmax (both of the pooled size). As a value rather
+// than a kernel it is computed inside the loops that read it (the ReLU
+// mask's product, BatchNorm's sums and its input gradient), so the
+// full-size gradient is never zeroed, scattered into and read back. The
+// windows are visited in scan order starting from zero, so each sum is the
+// float that scattering dY window by window would give.
+template <simd::pool_geometry G>
+struct max_unpool_op {
+  static constexpr bool indexed = true;
+  static constexpr bool cheap = true;
+  template <class... In>
+  using result_shape = pool_input_shape<G>;
+  template <class V>
+  static V apply_indexed(std::size_t i, std::size_t j, const void* dy_in, const void* arg_in) {
+    using T = simd::scalar_of_t<V>;
+    const T* dy = static_cast<const T*>(dy_in);
+    const T* arg = static_cast<const T*>(arg_in);
+    constexpr std::size_t C = G.C, HW = G.H * G.W, OH = G.OH(), OW = G.OW();
+    const std::size_t s = i / HW, p = i % HW, h = p / G.W, w = p % G.W;
+    // Windows (oh, ow) with oh SH <= h < oh SH + KH, and the same across.
+    const std::size_t oh0 = h + 1 > G.KH ? (h + 1 - G.KH + G.SH - 1) / G.SH : 0;
+    const std::size_t ow0 = w + 1 > G.KW ? (w + 1 - G.KW + G.SW - 1) / G.SW : 0;
+    const std::size_t oh1 = std::min(h / G.SH + 1, OH), ow1 = std::min(w / G.SW + 1, OW);
+    const V here(static_cast<T>(p));
+    V sum(T(0));
+    for (std::size_t oh = oh0; oh < oh1; ++oh)
+      for (std::size_t ow = ow0; ow < ow1; ++ow) {
+        const std::size_t q = ((s * OH + oh) * OW + ow) * C + j;
+        const V a = simd::load<V>(arg + q), d = simd::load<V>(dy + q);
+        if constexpr (simd::is_scalar_v<V>) sum = sum + (a == here ? d : T(0));
+        else sum = sum + xsimd::select(a == here, d, V(T(0)));
+      }
+    return sum;
   }
+  // Linear in dY: its derivative gathers the upstream gradient at each
+  // window's argmax. The argmax is an index and carries no gradient.
+  template <std::size_t I, class Y, class Gr, class Dy, class Arg>
+  using vjp = std::conditional_t<I == 0, ew<max_gather_op<G>, Gr, Arg>, no_grad>;
 };
 
-// dX: dY routed to the argmax of each window (Arg is max pooling's output 1).
-template <class Dy, class Arg, simd::pool_geometry G>
-struct max_pool_backward_node : node_base, max_pool_backward_kernel<G> {
-  using shape = pool_input_shape<G>;
-  static constexpr category cat = category::kernel;
-  static constexpr bool is_matrix = false;
-  using children = type_list<Dy, Arg>;
+// The value of x at each window's argmax, channel by channel (pooled shape):
+// the derivative of max_unpool_op, and its own derivative is that again.
+template <simd::pool_geometry G>
+struct max_gather_op {
+  static constexpr bool indexed = true;
+  template <class... In>
+  using result_shape = pool_output_shape<G>;
+  template <class V>
+  static V apply_indexed(std::size_t i, std::size_t j, const void* x_in, const void* arg_in) {
+    using T = simd::scalar_of_t<V>;
+    const T* x = static_cast<const T*>(x_in);
+    const T* arg = static_cast<const T*>(arg_in);
+    constexpr std::size_t C = G.C, HW = G.H * G.W, Q = G.OH() * G.OW();
+    const T* img = x + i / Q * HW * C;
+    const T* a = arg + i * C + j;
+    if constexpr (simd::is_scalar_v<V>) {
+      return img[static_cast<std::size_t>(a[0]) * C + j];
+    } else {
+      alignas(64) T lanes[V::size];
+      for (std::size_t l = 0; l < V::size; ++l) lanes[l] = img[static_cast<std::size_t>(a[l]) * C + j + l];
+      return V::load_aligned(lanes);
+    }
+  }
+  template <std::size_t I, class Y, class Gr, class X, class Arg>
+  using vjp = std::conditional_t<I == 0, ew<max_unpool_op<G>, Gr, Arg>, no_grad>;
 };
 
 template <class X, simd::pool_geometry G>
@@ -66,7 +119,7 @@ struct max_pool_node : node_base, max_pool_kernel<G> {
 
   // Only the maxima carry a gradient; the argmax is an index.
   template <std::size_t I, class Adj>
-  using vjp = max_pool_backward_node<typename Adj::template at<0>, argmax, G>;
+  using vjp = ew<max_unpool_op<G>, typename Adj::template at<0>, argmax>;
 };
 
 template <simd::pool_geometry G>
