@@ -47,7 +47,6 @@ template <std::size_t N, std::size_t S>
 struct schedule_table {
   // Per node.
   std::array<bool, N> materialized{};       // has a slot of its own
-  std::array<bool, N> recomputed{};         // used more than once, computed again in each user's loop
   std::array<bool, N> executes{};           // its step runs a loop
   std::array<std::size_t, N> fuse_target{}; // fused element-wise node: whose loop computes it
   std::array<std::size_t, N> host{};        // element-wise pass run as the epilogue of this kernel
@@ -161,6 +160,7 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
   }
 
   // Storage and fusion.
+  std::array<bool, n> recomputed{};  // used more than once, computed again in each user's loop
   for (std::size_t k = 0; k < n; ++k) {
     const auto& p = G::props(k);
     if (p.cat == category::kernel) {
@@ -179,12 +179,12 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
     }
     d.materialized[k] = is_root[k] || G::use_count(k) > 1 || memory || broadcast;
     if (d.materialized[k] && !is_root[k] && !memory && G::use_count(k) > 1 && recomputable<G>(k, d.materialized))
-      d.materialized[k] = false, d.recomputed[k] = true;
+      d.materialized[k] = false, recomputed[k] = true;
   }
   std::array<bool, n> through_recomputed{};  // its value reaches a pass through a recomputed node
   for (std::size_t k = n; k-- > 0;) {  // users come after their operands
     if (G::props(k).cat != category::elementwise || d.materialized[k]) continue;
-    if (d.recomputed[k]) {
+    if (recomputed[k]) {
       d.fuse_target[k] = g.user[g.first_use[k + 1] - 1];  // one of its users (steps below take the last)
       through_recomputed[k] = true;
       continue;
