@@ -128,6 +128,177 @@ TEST_CASE("a cheap value read by several loops is computed in each, not stored",
   }
 }
 
+namespace {
+// The plan of one root alone, run on the given inputs: what a sum computes
+// in a loop of its own.
+template <class Root>
+std::vector<float> run_alone(std::size_t rows, const std::vector<float>& as, const std::vector<float>& cs,
+                             std::size_t cols) {
+  expr::plan<float, Root> plan(rows);
+  plan.bind(expr::input<"a", 21>, as.data());
+  plan.bind(expr::input<"c", 21>, cs.data());
+  plan.run(rows);
+  return {plan.template output<0>(), plan.template output<0>() + cols};
+}
+}  // namespace
+
+TEST_CASE("sums over the rows of operands of one shape run in one loop", "[plan][fusion]") {
+  constexpr auto a = expr::input<"a", 21>;
+  constexpr auto c = expr::input<"c", 21>;
+  constexpr auto s1 = expr::sum<0>(a * c);
+  constexpr auto s2 = expr::sum<0>(a - c);
+  constexpr auto s3 = expr::sum<0>(-(a * c) * expr::lit<0.5>);
+  using S1 = std::remove_cvref_t<decltype(s1)>;
+  using S2 = std::remove_cvref_t<decltype(s2)>;
+  using S3 = std::remove_cvref_t<decltype(s3)>;
+  // A sum whose operand reads another sum cannot share its loop, nor can
+  // one whose value is read before the other sum's step. A later sum moves
+  // to an earlier one's step when all it reads is ready there; else an
+  // earlier one moves to the later one's step when nothing reads it before.
+  // (A graph numbers the nodes of its last root first.)
+  constexpr auto t1 = expr::sum<0>(a);
+  constexpr auto after = expr::sum<0>(a * t1);
+  constexpr auto p = c * t1;
+  constexpr auto moved = expr::sum<0>(c * c);
+  using T1 = std::remove_cvref_t<decltype(t1)>;
+  using After = std::remove_cvref_t<decltype(after)>;
+  using Moved = std::remove_cvref_t<decltype(moved)>;
+  constexpr auto ready_late = expr::tanh(c);
+  constexpr auto late = expr::sum<0>(ready_late * a);
+  constexpr auto early = expr::sum<0>(a);
+  using Late = std::remove_cvref_t<decltype(late)>;
+  using Early = std::remove_cvref_t<decltype(early)>;
+  // Operands of another shape are not joined.
+  constexpr auto narrow = expr::sum<0>(expr::input<"n", 5>);
+  using Narrow = std::remove_cvref_t<decltype(narrow)>;
+
+  using P = expr::plan<float, S1, S2, S3>;
+  STATIC_REQUIRE(P::is_joined<S1>());
+  STATIC_REQUIRE(P::is_joined<S2>());
+  STATIC_REQUIRE_FALSE(P::is_joined<S3>());  // the host, first in the plan's order
+  STATIC_REQUIRE(P::num_steps == 1);
+  using Q = expr::plan<float, Moved, std::remove_cvref_t<decltype(p)>, After, Narrow>;
+  STATIC_REQUIRE_FALSE(Q::is_joined<T1>());
+  STATIC_REQUIRE_FALSE(Q::is_joined<After>());
+  STATIC_REQUIRE(Q::is_joined<Moved>());
+  STATIC_REQUIRE_FALSE(Q::is_joined<Narrow>());
+  using R = expr::plan<float, Late, std::remove_cvref_t<decltype(ready_late)>, Early>;
+  STATIC_REQUIRE(R::is_joined<Early>());
+  STATIC_REQUIRE_FALSE(R::is_joined<Late>());
+
+  // Sizes around the chunking of column sums (256 rows) and its threading
+  // (2^15 values), and 21 columns: a vector and a tail.
+  for (const std::size_t rows : {std::size_t{3}, std::size_t{257}, std::size_t{1601}}) {
+    CAPTURE(rows);
+    const std::size_t cols = 21;
+    std::vector<float> as(rows * cols), cs(rows * cols), ns(rows * 5);
+    rng g(rows);
+    g.fill_uniform(std::span<float>(as), -2, 2);
+    g.fill_uniform(std::span<float>(cs), -2, 2);
+    g.fill_uniform(std::span<float>(ns), -2, 2);
+    P plan(rows);
+    plan.bind(a, as.data());
+    plan.bind(c, cs.data());
+    plan.run(rows);
+    // Each joined sum is the float its own loop gives.
+    const auto alone1 = run_alone<S1>(rows, as, cs, cols), alone2 = run_alone<S2>(rows, as, cs, cols),
+               alone3 = run_alone<S3>(rows, as, cs, cols);
+    for (std::size_t j = 0; j < cols; ++j) {
+      CAPTURE(j);
+      CHECK(plan.output<0>()[j] == alone1[j]);
+      CHECK(plan.output<1>()[j] == alone2[j]);
+      CHECK(plan.output<2>()[j] == alone3[j]);
+      double r1 = 0, r2 = 0;
+      for (std::size_t i = 0; i < rows; ++i) {
+        r1 += static_cast<double>(as[i * cols + j]) * cs[i * cols + j];
+        r2 += static_cast<double>(as[i * cols + j]) - cs[i * cols + j];
+      }
+      CHECK(plan.output<0>()[j] == Approx(r1).epsilon(1e-4).margin(1e-3));
+      CHECK(plan.output<1>()[j] == Approx(r2).epsilon(1e-4).margin(1e-3));
+      CHECK(plan.output<2>()[j] == Approx(-0.5 * r1).epsilon(1e-4).margin(1e-3));
+    }
+
+    Q q(rows);
+    q.bind(a, as.data());
+    q.bind(c, cs.data());
+    q.bind(expr::input<"n", 5>, ns.data());
+    q.run(rows);
+    std::vector<double> t(cols, 0.0);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j) t[j] += as[i * cols + j];
+    for (std::size_t j = 0; j < cols; ++j) {
+      CAPTURE(j);
+      double sa = 0, sm = 0;
+      for (std::size_t i = 0; i < rows; ++i) {
+        sa += static_cast<double>(as[i * cols + j]) * t[j];
+        sm += static_cast<double>(cs[i * cols + j]) * cs[i * cols + j];
+        CHECK(q.output<1>()[i * cols + j] == Approx(cs[i * cols + j] * t[j]).epsilon(1e-4).margin(1e-2));
+      }
+      CHECK(q.output<2>()[j] == Approx(sa).epsilon(1e-4).margin(1e-2));
+      CHECK(q.output<0>()[j] == Approx(sm).epsilon(1e-4).margin(1e-3));
+    }
+    for (std::size_t j = 0; j < 5; ++j) {
+      double sn = 0;
+      for (std::size_t i = 0; i < rows; ++i) sn += ns[i * 5 + j];
+      CHECK(q.output<3>()[j] == Approx(sn).epsilon(1e-4).margin(1e-3));
+    }
+
+    R r(rows);
+    r.bind(a, as.data());
+    r.bind(c, cs.data());
+    r.run(rows);
+    for (std::size_t j = 0; j < cols; ++j) {
+      CAPTURE(j);
+      double sl = 0;
+      for (std::size_t i = 0; i < rows; ++i) {
+        sl += std::tanh(static_cast<double>(cs[i * cols + j])) * as[i * cols + j];
+        CHECK(r.output<1>()[i * cols + j] == Approx(std::tanh(cs[i * cols + j])).epsilon(1e-5).margin(1e-6));
+      }
+      CHECK(r.output<0>()[j] == Approx(sl).epsilon(1e-4).margin(1e-3));
+      CHECK(r.output<2>()[j] == Approx(t[j]).epsilon(1e-4).margin(1e-3));
+    }
+  }
+}
+
+TEST_CASE("a sum moved to an earlier step gets memory no value still read there holds", "[plan][fusion][workspace]") {
+  // Walked last root first: u, e = exp(u), a, the host sum<0>(a e), then the
+  // wide sum, then sum<0>(c c), which moves to the host's step. e's last
+  // read is the host's loop: its memory is free only after that step, even
+  // though the wide sum, created before the moved one, starts later.
+  constexpr auto a = expr::input<"a", 21>;
+  constexpr auto c = expr::input<"c", 21>;
+  constexpr auto w = expr::input<"w", 64>;
+  constexpr auto u = expr::param<"u", 21>;
+  constexpr auto host = expr::sum<0>(a * expr::exp(u));
+  constexpr auto wide = expr::sum<0>(w);
+  constexpr auto moved = expr::sum<0>(c * c);
+  using P = expr::plan<float, decltype(moved), decltype(wide), decltype(host)>;
+  STATIC_REQUIRE(P::is_joined<std::remove_cvref_t<decltype(moved)>>());
+  const std::size_t rows = 7, cols = 21;
+  std::vector<float> as(rows * cols), cs(rows * cols), ws(rows * 64), us(cols);
+  rng g(11);
+  g.fill_uniform(std::span<float>(as), -2, 2);
+  g.fill_uniform(std::span<float>(cs), -2, 2);
+  g.fill_uniform(std::span<float>(ws), -2, 2);
+  g.fill_uniform(std::span<float>(us), -1, 1);
+  P plan(rows);
+  plan.bind(a, as.data());
+  plan.bind(c, cs.data());
+  plan.bind(w, ws.data());
+  plan.bind(u, us.data());
+  plan.run(rows);
+  for (std::size_t j = 0; j < cols; ++j) {
+    CAPTURE(j);
+    double sh = 0, sm = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      sh += static_cast<double>(as[i * cols + j]) * std::exp(static_cast<double>(us[j]));
+      sm += static_cast<double>(cs[i * cols + j]) * cs[i * cols + j];
+    }
+    CHECK(plan.output<2>()[j] == Approx(sh).epsilon(1e-5).margin(1e-4));
+    CHECK(plan.output<0>()[j] == Approx(sm).epsilon(1e-5).margin(1e-4));
+  }
+}
+
 TEST_CASE("a plan refuses a batch it was not sized for and unbound inputs", "[plan][errors]") {
   constexpr auto y = expr::tanh(W * x + b);
   expr::plan<float, std::remove_cvref_t<decltype(y)>> plan(4);

@@ -54,6 +54,8 @@ struct node_props {
   std::array<bool, max_outputs> out_optional{};
   // outputs of multi-output kernels
   std::size_t output_index = 0;
+  // what tells nodes of the same shape apart: a kernel's kind, an op, a leaf
+  std::uint64_t kind_hash = 0;
 
   constexpr bool batched() const { return is_batched(rows_ct); }
 };
@@ -207,7 +209,8 @@ struct make_rec<N, type_list<C...>> {
        .out_rows = {out<0>::rows, out<1>::rows, out<2>::rows, out<3>::rows},
        .out_cols = {out<0>::cols, out<1>::cols, out<2>::cols, out<3>::cols},
        .out_optional = {out<0>::optional, out<1>::optional, out<2>::optional, out<3>::optional},
-       .output_index = K::output_index}};
+       .output_index = K::output_index,
+       .kind_hash = K::kind_hash}};
 };
 }  // namespace detail
 

@@ -38,6 +38,11 @@ struct kernel_traits {
   // Rows [ctx.row_begin(), ctx.row_end()) of the output depend only on the
   // same rows of batched operands: the rows may be split across threads.
   bool row_split = false;
+  // Nodes of this kernel whose operands 0 have the same shape may run in one
+  // loop, Kind::run_joined(ctx...), which writes each node's outputs exactly
+  // as its own run(ctx) would (sibling sums over the same rows read their
+  // inputs once instead of once each).
+  bool joinable = false;
 };
 
 // A leaf is either bound (a pointer to values someone else owns) or a

@@ -3,7 +3,8 @@
 // preallocated for a maximum batch. Each step is a descriptor (the slots it
 // reads and writes, its shapes) and a pointer to the function that runs its
 // structure: one fused SIMD pass of an element-wise node, a kernel's
-// run(ctx), or a kernel carrying the pass as its epilogue. It knows no node
+// run(ctx), a kernel carrying the pass as its epilogue, or joined nodes of
+// one kernel in one loop (run_joined). It knows no node
 // by name: everything a node does is in its own header. No tape, no virtual
 // calls, no allocation after construction.
 //
@@ -16,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "ingot/core/aligned.hpp"
@@ -295,6 +297,9 @@ class basic_plan {
   static constexpr bool is_materialized() { return sched.materialized[G::template id_of<N>]; }
   template <expr::node N>
   static constexpr bool is_epilogue_fused() { return sched.fused_into[G::template id_of<N>] != no_node; }
+  // Whether N's kernel runs inside the loop of another node of its kind.
+  template <expr::node N>
+  static constexpr bool is_joined() { return sched.joined_into[G::template id_of<N>] != no_node; }
   // How many kernels run an element-wise pass as their epilogue.
   static constexpr std::size_t num_epilogues() {
     return count_ids([](std::size_t k) { return sched.fused_into[k] != no_node; });
@@ -404,6 +409,7 @@ class basic_plan {
     std::size_t arity = 0, outputs = 0;
     tree_ref lazy{};  // the kernel's operand 0 when computed in the kernel's loop
     std::size_t lazy_cols = 0;
+    std::size_t joined_first = 0, joined_count = 0;  // range in the joined kernels' descriptors
   };
 
   static constexpr auto is_scalar_id = [](std::size_t k) { return is_scalar_leaf(k); };
@@ -418,9 +424,15 @@ class basic_plan {
     return G::props(k).cat == expr::category::kernel ? k : sched.host[k];
   }
   static constexpr bool kernel_is_lazy(std::size_t k) { return !G::props(k).traits.operands_in_memory; }
+  // The kernels run in kernel H's loop besides H, in step order.
+  static constexpr std::size_t joined_id(std::size_t h, std::size_t i) {
+    return sched.join_members[sched.join_begin[h] + i];
+  }
+  static constexpr std::size_t total_joined = count_ids([](std::size_t k) { return sched.joined_into[k] != no_node; });
   static constexpr std::size_t total_inputs = [] {
     std::size_t n = 0;
-    for (std::size_t k : steps) {
+    for (std::size_t k = 0; k < num_nodes; ++k) {
+      if (!sched.executes[k] && sched.joined_into[k] == no_node) continue;
       if (G::props(k).cat == expr::category::elementwise) n += count_inputs(k, true);
       const std::size_t h = kernel_of(k);
       if (h != no_node && kernel_is_lazy(h)) n += count_inputs(G::child(h, 0), false);
@@ -429,6 +441,7 @@ class basic_plan {
   }();
   struct step_tables {
     std::array<step_desc, steps.size()> desc{};
+    std::array<step_desc, total_joined + 1> joined{};
     std::array<input_ref, total_inputs + 1> inputs{};
     std::size_t max_tree_inputs = 0;
   };
@@ -448,17 +461,8 @@ class basic_plan {
       t.max_tree_inputs = std::max(t.max_tree_inputs, r.count);
       return r;
     };
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      const std::size_t k = steps[i];
-      step_desc& d = t.desc[i];
-      if (G::props(k).cat == expr::category::elementwise) {
-        d.pass = add_tree(k, true);
-        d.out_slot = sched.slot[k];
-        d.rows_ct = G::props(k).rows_ct;
-        d.cols = G::props(k).cols;
-      }
-      const std::size_t h = kernel_of(k);
-      if (h == no_node) continue;
+    std::size_t joined = 0;
+    auto describe_kernel = [&](step_desc& d, std::size_t h) {
       const auto& p = G::props(h);
       d.kernel_rows_ct = p.rows_ct;
       d.arity = p.arity;
@@ -477,6 +481,22 @@ class basic_plan {
         d.lazy = add_tree(G::child(h, 0), false);
         d.lazy_cols = G::props(G::child(h, 0)).cols;
       }
+    };
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::size_t k = steps[i];
+      step_desc& d = t.desc[i];
+      if (G::props(k).cat == expr::category::elementwise) {
+        d.pass = add_tree(k, true);
+        d.out_slot = sched.slot[k];
+        d.rows_ct = G::props(k).rows_ct;
+        d.cols = G::props(k).cols;
+      }
+      const std::size_t h = kernel_of(k);
+      if (h == no_node) continue;
+      d.joined_first = joined;
+      d.joined_count = sched.join_count[h];
+      for (std::size_t m = 0; m < d.joined_count; ++m) describe_kernel(t.joined[joined++], joined_id(h, m));
+      describe_kernel(d, h);
     }
     return t;
   }
@@ -496,6 +516,9 @@ class basic_plan {
         const step_desc& d = tables.desc[i];
         bool writes = d.out_slot == root_slots[r];
         for (std::size_t o = 0; o < d.outputs; ++o) writes = writes || d.output_slot[o] == root_slots[r];
+        for (std::size_t j = d.joined_first; j < d.joined_first + d.joined_count; ++j)
+          for (std::size_t o = 0; o < tables.joined[j].outputs; ++o)
+            writes = writes || tables.joined[j].output_slot[o] == root_slots[r];
         if (writes) {
           a[r] = i;
           found = true;
@@ -520,9 +543,12 @@ class basic_plan {
   }(), "ingot: internal error, a kernel operand without storage (or a lazy kernel with several operands)");
 
   // What a step function is compiled for: the skeleton of its pass (void for
-  // a kernel step), its kernel kind (void for a pass alone) and how the
-  // kernel reads operand 0 (a skeleton, or void when it is in memory).
-  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat>
+  // a kernel step), its kernel kind (void for a pass alone), how the kernel
+  // reads operand 0 (a skeleton, or void when it is in memory) and how the
+  // kernels joined into its loop read theirs (a type_list of joined_operand).
+  template <class Lazy, bool Flat>
+  struct joined_operand {};
+  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat, class Joined = type_list<>>
   struct step_structure {};
   struct no_kernel {
     template <class>
@@ -546,15 +572,26 @@ class basic_plan {
     using kind = no_kernel;
     using type = step_structure<tree_skeleton<K, true>, void, void, false, sched.flat[K]>;
   };
+  template <std::size_t H>
+  struct lazy_operand {
+    static constexpr bool lazy = kernel_is_lazy(H);
+    using skeleton = typename skeleton_or_void<G::child(H, 0), false, lazy>::type;
+    static constexpr bool flat = lazy && reads_flat(G::child(H, 0));
+  };
+  template <std::size_t H, class Seq = std::make_index_sequence<sched.join_count[H]>>
+  struct joined_of;
+  template <std::size_t H, std::size_t... I>
+  struct joined_of<H, std::index_sequence<I...>> {
+    using type = type_list<joined_operand<typename lazy_operand<joined_id(H, I)>::skeleton,
+                                          lazy_operand<joined_id(H, I)>::flat>...>;
+  };
   template <std::size_t K, std::size_t H>
     requires(H != no_node)
   struct structure_of<K, H> {
     using kind = typename node<H>::kind;
-    static constexpr bool lazy = kernel_is_lazy(H);
     using pass = typename skeleton_or_void<K, true, K != H>::type;
-    using lazy_skel = typename skeleton_or_void<G::child(H, 0), false, lazy>::type;
-    static constexpr bool lazy_flat = lazy && reads_flat(G::child(H, 0));
-    using type = step_structure<pass, kind, lazy_skel, lazy_flat, false>;
+    using type = step_structure<pass, kind, typename lazy_operand<H>::skeleton, lazy_operand<H>::flat, false,
+                                typename joined_of<H>::type>;
   };
 
   // The run-time inputs of a tree: its buffers and scalars.
@@ -573,8 +610,11 @@ class basic_plan {
   }
   INGOT_STEP_GLUE std::size_t rows_of(std::size_t rows_ct) const { return rows_at(rows_ct, batch_); }
 
-  template <class Kind, class Lazy, bool LazyFlat>
-  INGOT_STEP_GLUE void run_kernel(const step_desc& d, const simd::tile_epilogue& tile) const {
+  // Node d's kernel context; a lazy operand's inputs go to lazy_in, which
+  // must outlive the context.
+  template <class Lazy, bool LazyFlat>
+  INGOT_STEP_GLUE kernel_context<T, Lazy, LazyFlat> context(const step_desc& d,
+                                                             tree_inputs<tree_capacity>& lazy_in) const {
     kernel_context<T, Lazy, LazyFlat> ctx;
     ctx.batch_rows = batch_;
     ctx.last_row = rows_of(d.kernel_rows_ct);
@@ -588,25 +628,40 @@ class basic_plan {
       ctx.output_cols[o] = d.output_cols[o];
     }
     ctx.scratch_memory = scratch_;
-    ctx.tile = tile;
     if constexpr (!std::is_void_v<Lazy>) {
-      tree_inputs<tree_capacity> lazy_in;
       gather(d.lazy, lazy_in);
       ctx.lazy_args = pass_args<T>{lazy_in.in.data(), lazy_in.values.data(), nullptr, d.lazy_cols};
-      Kind::run(ctx);
-    } else {
-      Kind::run(ctx);
     }
+    return ctx;
+  }
+  template <class Kind, class Lazy, bool LazyFlat>
+  INGOT_STEP_GLUE void run_kernel(const step_desc& d, const simd::tile_epilogue& tile) const {
+    tree_inputs<tree_capacity> lazy_in;
+    auto ctx = context<Lazy, LazyFlat>(d, lazy_in);
+    ctx.tile = tile;
+    Kind::run(ctx);
+  }
+  // Node d's kernel and the kernels joined into its loop, in one run.
+  template <class Kind, class Lazy, bool LazyFlat, class... JLazy, bool... JFlat>
+  INGOT_STEP_GLUE void run_joined(const step_desc& d, type_list<joined_operand<JLazy, JFlat>...>) const {
+    std::array<tree_inputs<tree_capacity>, sizeof...(JLazy) + 1> in;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      Kind::run_joined(context<JLazy, JFlat>(tables.joined[d.joined_first + I], in[I])...,
+                       context<Lazy, LazyFlat>(d, in[sizeof...(I)]));
+    }(std::index_sequence_for<JLazy...>{});
   }
 
   // One step: a fused pass (with the kernel it carries as its epilogue
   // host, if any), or a kernel.
   template <class Structure>
   struct step_runner;
-  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat>
-  struct step_runner<step_structure<Pass, Kind, Lazy, LazyFlat, PassFlat>> {
+  template <class Pass, class Kind, class Lazy, bool LazyFlat, bool PassFlat, class Joined>
+  struct step_runner<step_structure<Pass, Kind, Lazy, LazyFlat, PassFlat, Joined>> {
     INGOT_SHARED_CODE static void run(const basic_plan& plan, const step_desc& d) {
-      if constexpr (std::is_void_v<Pass>) {
+      if constexpr (Joined::size > 0) {
+        static_assert(std::is_void_v<Pass>, "ingot: internal error, a joined kernel hosting an epilogue");
+        plan.template run_joined<Kind, Lazy, LazyFlat>(d, Joined{});
+      } else if constexpr (std::is_void_v<Pass>) {
         plan.template run_kernel<Kind, Lazy, LazyFlat>(d, simd::tile_epilogue{});
       } else {
         using pass = fused_pass<Pass, T>;

@@ -9,6 +9,9 @@
 //  - epilogues: a kernel that accepts one and whose single use chain ends in
 //    an element-wise pass of its own shape runs that pass on each finished
 //    tile, writing into the pass's buffer;
+//  - joined kernels: nodes of a joinable kernel (sums over the rows of
+//    operands of one shape) run in one loop at one of their steps, when
+//    what each reads is ready there and nothing reads its value before;
 //  - buffer reuse: each slot lives from the step that writes it to the last
 //    step that reads it, and slots whose lifetimes do not overlap share
 //    memory. Batched slots are packed in per-row units (a slot of C columns
@@ -51,6 +54,9 @@ struct schedule_table {
   std::array<std::size_t, N> fuse_target{}; // fused element-wise node: whose loop computes it
   std::array<std::size_t, N> host{};        // element-wise pass run as the epilogue of this kernel
   std::array<std::size_t, N> fused_into{};  // kernel run at this pass's step, as its epilogue host
+  std::array<std::size_t, N> joined_into{}; // kernel run in the loop of this node of its kind (the host)
+  std::array<std::size_t, N> join_begin{}, join_count{};  // a host's members: join_members[begin, begin + count)
+  std::array<std::size_t, N> join_members{};
   std::array<std::size_t, N> step{};        // the step at which its value is computed
   std::array<std::size_t, N> slot{};        // slot holding its value (output 0), or no_node
   std::array<std::array<std::size_t, expr::max_outputs>, N> out_slot{};
@@ -81,6 +87,9 @@ constexpr bool needs_memory(std::size_t u) {
 // the tree's inputs, which it often reads anyway (x - mean in BatchNorm's
 // forward and backward, a masked gradient summed twice and used once more).
 inline constexpr std::size_t recompute_max_users = 4, recompute_max_nodes = 4;
+// Nodes that one joined loop runs (a kernel and the others it takes), and
+// the candidates, in step order, among which a group is looked for.
+inline constexpr std::size_t max_joined = 4, join_window = 8;
 // The nodes of the tree that computing k on the spot evaluates, or more
 // than recompute_max_nodes when one of them is not cheap.
 template <class G, std::size_t N>
@@ -148,7 +157,7 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
   const auto& g = G::table;
   schedule_table<n, slot_capacity<G>()> d{};
   for (std::size_t k = 0; k < n; ++k) {
-    d.fuse_target[k] = d.host[k] = d.fused_into[k] = d.slot[k] = no_node;
+    d.fuse_target[k] = d.host[k] = d.fused_into[k] = d.joined_into[k] = d.slot[k] = no_node;
     d.out_slot[k].fill(no_node);
   }
   std::array<bool, n> is_root{}, bound_root{}, seen_root{};
@@ -231,6 +240,121 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
     }
   }
 
+  // Joined kernels: a joinable kernel (the host) takes into its loop other
+  // nodes of its kind whose operand has its shape: an earlier one when
+  // nothing reads its value until after the host's step, a later one when
+  // everything its operand reads is written before it (and not by another
+  // node of the loop). The hosts that gather most go first.
+  auto read_only_after = [&](std::size_t k, std::size_t at) {
+    for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) {
+      const std::size_t u = g.user[e];
+      if (G::props(u).cat != category::output) {
+        if (d.step[u] <= at) return false;
+        continue;
+      }
+      for (std::size_t f = g.first_use[u]; f < g.first_use[u + 1]; ++f)
+        if (d.step[g.user[f]] <= at) return false;
+    }
+    return true;
+  };
+  using group = std::array<std::size_t, max_joined>;
+  // Whether every value the operand tree of k reads from memory is written
+  // before step at, by none of the first `count` nodes of members.
+  auto ready_before = [&](std::size_t k, std::size_t at, const group& members, std::size_t count) {
+    auto visit = [&](auto& self, std::size_t c) -> bool {
+      const auto& pc = G::props(c);
+      if (pc.cat == category::leaf) return true;
+      if (pc.cat == category::elementwise && !d.materialized[c]) {
+        for (std::size_t i = 0; i < pc.arity; ++i)
+          if (!self(self, G::child(c, i))) return false;
+        return true;
+      }
+      const std::size_t writer = pc.cat == category::output ? G::child(c, 0) : c;
+      for (std::size_t m = 0; m < count; ++m)
+        if (members[m] == writer) return false;
+      return d.step[writer] < at;
+    };
+    return visit(visit, G::child(k, 0));
+  };
+  std::array<std::size_t, n> candidates{};
+  std::size_t num_candidates = 0;
+  for (std::size_t k = 0; k < n; ++k)
+    if (G::props(k).cat == category::kernel && G::props(k).traits.joinable && d.executes[k]) candidates[num_candidates++] = k;
+  std::array<bool, n> placed{};
+  // Node h and the nodes among candidates [lo, hi) it would take, in
+  // members (h last); their count.
+  auto gather = [&](std::size_t h, group& members, std::size_t lo, std::size_t hi) {
+    const auto& ph = G::props(h);
+    const auto& operand = G::props(G::child(h, 0));
+    const std::size_t at = d.step[h];
+    std::size_t count = 0;
+    auto fits = [&](std::size_t j) {
+      const auto& pj = G::props(j);
+      const auto& pa = G::props(G::child(j, 0));
+      return j != h && !placed[j] && pj.kind_hash == ph.kind_hash && pa.rows_ct == operand.rows_ct &&
+             pa.cols == operand.cols;
+    };
+    for (std::size_t c = lo; c < hi && count + 1 < max_joined; ++c) {
+      const std::size_t j = candidates[c];
+      if (j < h && fits(j) && read_only_after(j, at)) members[count++] = j;
+    }
+    members[count] = h;  // a later node must not read the host either
+    for (std::size_t c = lo; c < hi && count + 1 < max_joined; ++c) {
+      const std::size_t j = candidates[c];
+      if (j > h && fits(j) && ready_before(j, at, members, count + 1)) members[count++] = j, members[count] = h;
+    }
+    return count + 1;
+  };
+  // The steps of what j's operand tree computes on the spot follow j's.
+  auto follow = [&](auto& self, std::size_t c) -> void {
+    const auto& pc = G::props(c);
+    if (pc.cat != category::elementwise || d.materialized[c]) return;
+    std::size_t last = 0;
+    for (std::size_t e = g.first_use[c]; e < g.first_use[c + 1]; ++e) last = max_of(last, d.step[g.user[e]]);
+    d.step[c] = last;
+    for (std::size_t i = 0; i < pc.arity; ++i) self(self, G::child(c, i));
+  };
+  // Groups form among nearby candidates only (a window in step order), so
+  // that a deep model's many sums of one shape cost the compiler little:
+  // the first unplaced candidate joins the best host of its window.
+  for (std::size_t first = 0; first < num_candidates; ++first) {
+    if (placed[candidates[first]]) continue;
+    const std::size_t last = first + join_window < num_candidates ? first + join_window : num_candidates;
+    std::size_t best = no_node, best_size = 1;
+    for (std::size_t c = first; c < last; ++c) {
+      const std::size_t h = candidates[c];
+      if (placed[h]) continue;
+      group members{};
+      const std::size_t size = gather(h, members, first, last);
+      if (size > best_size) best = h, best_size = size;
+    }
+    if (best == no_node) continue;
+    group members{};
+    gather(best, members, first, last);
+    placed[best] = true;
+    for (std::size_t m = 0; m + 1 < best_size; ++m) {
+      const std::size_t j = members[m];
+      placed[j] = true;
+      d.joined_into[j] = best;
+      d.executes[j] = false;
+      d.step[j] = d.step[best];
+      for (std::size_t e = g.first_use[j]; e < g.first_use[j + 1]; ++e)
+        if (G::props(g.user[e]).cat == category::output) d.step[g.user[e]] = d.step[j];
+      follow(follow, G::child(j, 0));
+    }
+  }
+  // Each host's members, in step order, for the executor.
+  for (std::size_t j = 0; j < n; ++j)
+    if (d.joined_into[j] != no_node) ++d.join_count[d.joined_into[j]];
+  for (std::size_t k = 0, at = 0; k < n; ++k) d.join_begin[k] = at, at += d.join_count[k];
+  {
+    std::array<std::size_t, n> filled{};
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t h = d.joined_into[j];
+      if (h != no_node) d.join_members[d.join_begin[h] + filled[h]++] = j;
+    }
+  }
+
   // The last step that reads output i of node k (n: after the plan), and
   // whether the output is read at all.
   auto last_read = [&](std::size_t k, std::size_t i, bool& read) {
@@ -309,17 +433,21 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
     d.flat[k] = flat;
   }
 
-  // Packing, first fit, in the order slots are written (their order of
-  // creation). A slot's memory returns to a list of free holes, sorted by
-  // offset and merged with its neighbours, once the step after its last
-  // read begins; new slots take the first hole that fits, or the top.
+  // Packing, first fit, in the order slots are written (by their first
+  // step, then their order of creation: a joined kernel's output is written
+  // at its host's step). A slot's memory returns to a list of free holes,
+  // sorted by offset and merged with its neighbours, once the step after its
+  // last read begins; new slots take the first hole that fits, or the top.
   constexpr std::size_t cap = slot_capacity<G>();
-  std::array<std::size_t, cap> by_end{};  // slot ids by their last read (a counting sort)
+  // Slot ids by their last read and by their first step (counting sorts).
+  std::array<std::size_t, cap> by_end{}, by_start{}, position{};
   {
-    std::array<std::size_t, n + 2> first{};
-    for (std::size_t i = 0; i < s; ++i) ++first[d.slots[i].end + 1];
-    for (std::size_t t = 0; t <= n; ++t) first[t + 1] += first[t];
+    std::array<std::size_t, n + 2> first{}, start{};
+    for (std::size_t i = 0; i < s; ++i) ++first[d.slots[i].end + 1], ++start[d.slots[i].start + 1];
+    for (std::size_t t = 0; t <= n; ++t) first[t + 1] += first[t], start[t + 1] += start[t];
     for (std::size_t i = 0; i < s; ++i) by_end[first[d.slots[i].end]++] = i;
+    for (std::size_t i = 0; i < s; ++i) by_start[start[d.slots[i].start]++] = i;
+    for (std::size_t q = 0; q < s; ++q) position[by_start[q]] = q;
   }
   std::array<std::size_t, cap + 1> hole_at{}, hole_size{};  // free holes below the top, by offset
   auto pack = [&](slot_kind kind, std::size_t& total, std::size_t& unpacked) {
@@ -351,13 +479,13 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
         --holes;
       }
     };
-    for (std::size_t i = 0; i < s; ++i) {
-      slot_info& si = d.slots[i];
+    for (std::size_t q = 0; q < s; ++q) {
+      slot_info& si = d.slots[by_start[q]];
       if (si.kind != kind) continue;
       unpacked += si.size;
       for (; released < s && d.slots[by_end[released]].end < si.start; ++released) {
         const slot_info& dead = d.slots[by_end[released]];
-        if (dead.kind == kind && by_end[released] < i) release(dead.offset, dead.size);
+        if (dead.kind == kind && position[by_end[released]] < q) release(dead.offset, dead.size);
       }
       std::size_t h = 0;
       while (h < holes && hole_size[h] < si.size) ++h;

@@ -55,11 +55,22 @@ struct max_unpool_op {
     const T* arg = static_cast<const T*>(arg_in);
     constexpr std::size_t C = G.C, HW = G.H * G.W, OH = G.OH(), OW = G.OW();
     const std::size_t s = i / HW, p = i % HW, h = p / G.W, w = p % G.W;
+    const V here(static_cast<T>(p));
+    if constexpr (G.KH == G.SH && G.KW == G.SW) {
+      // Windows that tile the image: a pixel is in one window at most (none
+      // past the last whole window), so there is no loop. The sum still
+      // starts from zero, as the loop's would (a -0 comes out as +0).
+      const std::size_t oh = h / G.SH, ow = w / G.SW;
+      if (oh >= OH || ow >= OW) return V(T(0));
+      const std::size_t q = ((s * OH + oh) * OW + ow) * C + j;
+      const V a = simd::load<V>(arg + q), d = simd::load<V>(dy + q);
+      if constexpr (simd::is_scalar_v<V>) return T(0) + (a == here ? d : T(0));
+      else return V(T(0)) + xsimd::select(a == here, d, V(T(0)));
+    }
     // Windows (oh, ow) with oh SH <= h < oh SH + KH, and the same across.
     const std::size_t oh0 = h + 1 > G.KH ? (h + 1 - G.KH + G.SH - 1) / G.SH : 0;
     const std::size_t ow0 = w + 1 > G.KW ? (w + 1 - G.KW + G.SW - 1) / G.SW : 0;
     const std::size_t oh1 = std::min(h / G.SH + 1, OH), ow1 = std::min(w / G.SW + 1, OW);
-    const V here(static_cast<T>(p));
     V sum(T(0));
     for (std::size_t oh = oh0; oh < oh1; ++oh)
       for (std::size_t ow = ow0; ow < ow1; ++ow) {

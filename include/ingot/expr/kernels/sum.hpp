@@ -3,7 +3,10 @@
 // column) or over everything (Axis -1, giving a scalar). Its operand is read
 // once, in order, so an element-wise operand is computed inside this loop
 // and never stored.
+#include <array>
 #include <cstddef>
+#include <tuple>
+#include <utility>
 
 #include "ingot/expr/elementwise.hpp"
 #include "ingot/simd/column_sums.hpp"
@@ -13,7 +16,8 @@ namespace ingot::expr {
 template <int Axis>
 struct sum_kernel {
   using kind = sum_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
-  static constexpr kernel_traits traits{.operands_in_memory = false, .epilogue = false, .row_split = Axis == 1};
+  static constexpr kernel_traits traits{
+      .operands_in_memory = false, .epilogue = false, .row_split = Axis == 1, .joinable = Axis == 0};
 
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
@@ -57,6 +61,34 @@ struct sum_kernel {
         out[i] = simd::hsum(acc) + tail;
       }
     }
+  }
+
+  // Sums over the rows of several operands of one shape (a BatchNorm's
+  // gradient sums the same masked gradient three ways) in one pass: each
+  // row of every operand is computed once per pass instead of once per sum,
+  // and each sum adds the same values in the same order as run would.
+  template <class... Ctx>
+  static void run_joined(const Ctx&... ctx) {
+    static_assert(Axis == 0, "ingot: internal error, only sums over rows are joined");
+    const auto contexts = std::tie(ctx...);
+    using T = typename std::tuple_element_t<0, std::tuple<Ctx...>>::value_type;
+    using V = simd::vec<T>;
+    constexpr std::size_t W = simd::width<T>, M = sizeof...(Ctx);
+    const auto& first = std::get<0>(contexts);
+    const std::size_t rows = first.in_rows(0), C = first.in_cols(0);
+    simd::column_sums<T, M>(rows, C, std::array<T*, M>{ctx.template out<0>()...},
+                            [&](std::size_t i0, std::size_t i1, const std::array<T*, M>& acc) {
+      [&]<std::size_t... m>(std::index_sequence<m...>) {
+        for (std::size_t i = i0; i < i1; ++i) {
+          std::size_t j = 0;
+          for (; j + W <= C; j += W) {
+            const std::array<V, M> v{(simd::load<V>(acc[m] + j) + std::get<m>(contexts).template load<V, false>(i, j))...};
+            (simd::store(acc[m] + j, v[m]), ...);
+          }
+          for (; j < C; ++j) ((acc[m][j] += std::get<m>(contexts).template load<T, false>(i, j)), ...);
+        }
+      }(std::make_index_sequence<M>{});
+    });
   }
 };
 
