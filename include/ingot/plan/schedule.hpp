@@ -244,7 +244,7 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
   // nodes of its kind whose operand has its shape: an earlier one when
   // nothing reads its value until after the host's step, a later one when
   // everything its operand reads is written before it (and not by another
-  // node of the loop). The hosts that gather most go first.
+  // node of the loop).
   auto read_only_after = [&](std::size_t k, std::size_t at) {
     for (std::size_t e = g.first_use[k]; e < g.first_use[k + 1]; ++e) {
       const std::size_t u = g.user[e];
@@ -321,16 +321,15 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
     if (placed[candidates[first]]) continue;
     const std::size_t last = first + join_window < num_candidates ? first + join_window : num_candidates;
     std::size_t best = no_node, best_size = 1;
+    group members{};
     for (std::size_t c = first; c < last; ++c) {
       const std::size_t h = candidates[c];
       if (placed[h]) continue;
-      group members{};
-      const std::size_t size = gather(h, members, first, last);
-      if (size > best_size) best = h, best_size = size;
+      group taken{};
+      const std::size_t size = gather(h, taken, first, last);
+      if (size > best_size) best = h, best_size = size, members = taken;
     }
     if (best == no_node) continue;
-    group members{};
-    gather(best, members, first, last);
     placed[best] = true;
     for (std::size_t m = 0; m + 1 < best_size; ++m) {
       const std::size_t j = members[m];

@@ -44,13 +44,7 @@ struct sum_kernel {
     } else if constexpr (Axis == 0) {
       // Split by rows across the threads (a bias gradient or a BatchNorm
       // statistic sums every pixel of a batch of images).
-      simd::column_sums(rows, C, out, [&](std::size_t i0, std::size_t i1, T* acc) {
-        for (std::size_t i = i0; i < i1; ++i) {
-          std::size_t j = 0;
-          for (; j + W <= C; j += W) simd::store(acc + j, simd::load<V>(acc + j) + ctx.template load<V, false>(i, j));
-          for (; j < C; ++j) acc[j] += ctx.template load<T, false>(i, j);
-        }
-      });
+      run_joined(ctx);
     } else {
       for (std::size_t i = ctx.row_begin(); i < ctx.row_end(); ++i) {
         V acc(T(0));
@@ -63,10 +57,11 @@ struct sum_kernel {
     }
   }
 
-  // Sums over the rows of several operands of one shape (a BatchNorm's
-  // gradient sums the same masked gradient three ways) in one pass: each
-  // row of every operand is computed once per pass instead of once per sum,
-  // and each sum adds the same values in the same order as run would.
+  // Sums over the rows of one operand, or of several of one shape in one
+  // pass (a BatchNorm's gradient sums the same masked gradient three ways):
+  // each row of every operand is computed once per pass instead of once per
+  // sum, and each sum adds the same values in the same order as it would in
+  // a pass of its own.
   template <class... Ctx>
   static void run_joined(const Ctx&... ctx) {
     static_assert(Axis == 0, "ingot: internal error, only sums over rows are joined");
