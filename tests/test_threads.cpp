@@ -2,6 +2,7 @@
 // split across threads gives bit for bit the product of one thread (with
 // its epilogue on every tile once); and training on two threads gives the
 // losses and weights of one thread exactly, run after run.
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -152,6 +153,49 @@ TEST_CASE("column sums and moments in chunks of rows: within rounding of double 
     CHECK(std::memcmp(nested.data(), one.data(), one.size() * sizeof(float)) == 0);
   }
   set_num_threads(0);
+}
+
+namespace {
+// Rows [i0, i1) of M operands summed by add_rows_by_columns against a loop
+// down the rows of acc, value by value in the same order: bit for bit.
+template <std::size_t M>
+void same_as_row_loop(std::size_t rows, std::size_t cols, std::size_t i0, std::size_t i1) {
+  rng g(rows * 31 + cols * 7 + M);
+  std::vector<float> x(M * rows * cols);
+  g.fill_normal(std::span<float>(x));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] *= static_cast<float>(1 + i % 13);
+  const std::size_t stride = padded<float>(cols);
+  aligned_buffer<float> got(M * stride), want(M * stride);
+  std::array<float*, M> acc;
+  for (std::size_t m = 0; m < M; ++m) {
+    acc[m] = got.data() + m * stride;
+    for (std::size_t j = 0; j < cols; ++j) acc[m][j] = want.data()[m * stride + j] = 0.25f * static_cast<float>(j % 5);
+  }
+  simd::add_rows_by_columns<float, M>(i0, i1, cols, acc, [&]<class U>(std::size_t i, std::size_t j, std::array<U, M>& a) {
+    for (std::size_t m = 0; m < M; ++m) a[m] = a[m] + simd::load<U>(x.data() + (m * rows + i) * cols + j);
+  });
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t i = i0; i < i1; ++i)
+      for (std::size_t j = 0; j < cols; ++j) want.data()[m * stride + j] += x[(m * rows + i) * cols + j];
+  for (std::size_t m = 0; m < M; ++m) {
+    INFO(M << " operands, rows [" << i0 << ", " << i1 << ") of " << rows << ", " << cols << " columns, operand " << m);
+    CHECK(std::memcmp(got.data() + m * stride, want.data() + m * stride, cols * sizeof(float)) == 0);
+  }
+}
+}  // namespace
+
+TEST_CASE("column sums held in registers down the rows add in the order of a row-by-row loop", "[threads][reduce]") {
+  // Column counts below, at and past a vector, a block (8 / M vectors) and
+  // two blocks, with tails; row ranges empty, one row, and inside the operand.
+  const std::size_t cols_list[] = {1, 5, simd::width<float>, simd::width<float> + 3, 37, 130, 300};
+  for (std::size_t cols : cols_list) {
+    for (auto [rows, i0, i1] : {std::array<std::size_t, 3>{7, 0, 7}, {300, 13, 257}, {3, 2, 2}, {9, 4, 5}}) {
+      same_as_row_loop<1>(rows, cols, i0, i1);
+      same_as_row_loop<2>(rows, cols, i0, i1);
+      same_as_row_loop<3>(rows, cols, i0, i1);
+      same_as_row_loop<4>(rows, cols, i0, i1);
+    }
+  }
 }
 
 namespace {

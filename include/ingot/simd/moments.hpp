@@ -2,6 +2,7 @@
 // Mean and biased variance of a row-major [rows x cols] block, per column
 // (over the rows, split across the threads) or per row (over the columns),
 // in two passes: the mean, then the mean squared deviation from it.
+#include <array>
 #include <cstddef>
 #include <type_traits>
 
@@ -15,20 +16,16 @@ template <class T>
 void column_moments(const T* x, std::size_t rows, std::size_t cols, T* mean, T* var) {
   const T inv = T(1) / static_cast<T>(rows);
   column_sums(rows, cols, mean, [&](std::size_t i0, std::size_t i1, T* acc) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      const T* xi = x + i * cols;
-      for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(acc + j, simd::load<U>(acc + j) + simd::load<U>(xi + j)); });
-    }
+    add_rows_by_columns<T, 1>(i0, i1, cols, {acc}, [&]<class U>(std::size_t i, std::size_t j, std::array<U, 1>& a) {
+      a[0] = a[0] + simd::load<U>(x + i * cols + j);
+    });
   });
   for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(mean + j, simd::load<U>(mean + j) * U(inv)); });
   column_sums(rows, cols, var, [&](std::size_t i0, std::size_t i1, T* acc) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      const T* xi = x + i * cols;
-      for_each_batch<T>(cols, [&]<class U>(std::size_t j) {
-        const U d = simd::load<U>(xi + j) - simd::load<U>(mean + j);
-        simd::store(acc + j, fma(d, d, simd::load<U>(acc + j)));
-      });
-    }
+    add_rows_by_columns<T, 1>(i0, i1, cols, {acc}, [&]<class U>(std::size_t i, std::size_t j, std::array<U, 1>& a) {
+      const U d = simd::load<U>(x + i * cols + j) - simd::load<U>(mean + j);
+      a[0] = fma(d, d, a[0]);
+    });
   });
   for_each_batch<T>(cols, [&]<class U>(std::size_t j) { simd::store(var + j, simd::load<U>(var + j) * U(inv)); });
 }

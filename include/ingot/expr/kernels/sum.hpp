@@ -67,22 +67,16 @@ struct sum_kernel {
     static_assert(Axis == 0, "ingot: internal error, only sums over rows are joined");
     const auto contexts = std::tie(ctx...);
     using T = typename std::tuple_element_t<0, std::tuple<Ctx...>>::value_type;
-    using V = simd::vec<T>;
-    constexpr std::size_t W = simd::width<T>, M = sizeof...(Ctx);
+    constexpr std::size_t M = sizeof...(Ctx);
     const auto& first = std::get<0>(contexts);
     const std::size_t rows = first.in_rows(0), C = first.in_cols(0);
     simd::column_sums<T, M>(rows, C, std::array<T*, M>{ctx.template out<0>()...},
                             [&](std::size_t i0, std::size_t i1, const std::array<T*, M>& acc) {
-      [&]<std::size_t... m>(std::index_sequence<m...>) {
-        for (std::size_t i = i0; i < i1; ++i) {
-          std::size_t j = 0;
-          for (; j + W <= C; j += W) {
-            const std::array<V, M> v{(simd::load<V>(acc[m] + j) + std::get<m>(contexts).template load<V, false>(i, j))...};
-            (simd::store(acc[m] + j, v[m]), ...);
-          }
-          for (; j < C; ++j) ((acc[m][j] += std::get<m>(contexts).template load<T, false>(i, j)), ...);
-        }
-      }(std::make_index_sequence<M>{});
+      simd::add_rows_by_columns<T, M>(i0, i1, C, acc, [&]<class U>(std::size_t i, std::size_t j, std::array<U, M>& a) {
+        [&]<std::size_t... m>(std::index_sequence<m...>) {
+          a = std::array<U, M>{(a[m] + std::get<m>(contexts).template load<U, false>(i, j))...};
+        }(std::make_index_sequence<M>{});
+      });
     });
   }
 };
