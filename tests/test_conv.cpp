@@ -1,6 +1,8 @@
 // Convolution, pooling, BatchNorm2d and the layout changes: derivatives in
 // double against central finite differences, at sizes that are not
 // multiples of the SIMD width (3 channels, 7 x 9 images, batch 3).
+#include <cstring>
+
 #include "gradcheck.hpp"
 
 using namespace ingot;
@@ -105,6 +107,30 @@ TEST_CASE("BatchNorm2d in training form: gradients through the batch statistics"
   using BN = nn::BatchNorm2d<3>;
   CHECK(gradcheck::check(BN::forward<"n.", nn::mode::train>(x), batch3(), x, BN::weight<"n.">{}, BN::bias<"n.">{}) ==
         3 * 189 + 3 + 3);
+}
+
+// Max pooling over windows that tile the image reads each value once, so it
+// computes its operand (BatchNorm's normalised values through ReLU) in its
+// own loop; ReLU's derivative computes it again in the backward loops. With
+// overlapping windows the operand is stored and read.
+TEST_CASE("max pooling over tiling windows computes the activation before it on the spot", "[conv][plan]") {
+  using BN = nn::BatchNorm2d<3>;
+  using A = decltype(expr::relu(BN::forward<"n.", nn::mode::train>(images<3, 8, 6>{})));
+  using Tiling = decltype(expr::sum(nn::MaxPool2d<2>::forward<"p.">(A{})));
+  using Overlapping = decltype(expr::sum(nn::MaxPool2d<3, 2>::forward<"p.">(A{})));
+  using GT = expr::plan<float, Tiling, expr::grad_t<Tiling, BN::weight<"n.">>, expr::grad_t<Tiling, images<3, 8, 6>>>;
+  using GO = expr::plan<float, Overlapping, expr::grad_t<Overlapping, BN::weight<"n.">>,
+                        expr::grad_t<Overlapping, images<3, 8, 6>>>;
+  STATIC_REQUIRE_FALSE(GT::is_materialized<A>());
+  STATIC_REQUIRE(GO::is_materialized<A>());
+  STATIC_REQUIRE_FALSE(expr::plan<float, Tiling>::is_materialized<A>());
+  // The same gradients either way: finite differences through the pooled
+  // activation, input and BatchNorm weight alike.
+  const images<3, 8, 6> x;
+  CHECK(gradcheck::check(nn::MaxPool2d<2>::forward<"p.">(A{}), batch3(), x, BN::weight<"n.">{}, BN::bias<"n.">{}) ==
+        3 * 144 + 3 + 3);
+  CHECK(gradcheck::check(nn::MaxPool2d<3, 2>::forward<"p.">(A{}), batch3(), x, BN::weight<"n.">{},
+                         BN::bias<"n.">{}) == 3 * 144 + 3 + 3);
 }
 
 TEST_CASE("a small CNN: conv, BatchNorm2d, ReLU, pooling, flatten and a dense layer", "[conv][grad]") {
@@ -326,7 +352,7 @@ TEST_CASE("Conv2d at a CNN's size, on all threads, agrees with direct loops", "[
 TEST_CASE("im2col agrees with a tap-by-tap patch reference on every geometry", "[conv][im2col]") {
   rng gen(11);
   std::size_t checked = 0;
-  for (std::size_t C : {std::size_t{1}, std::size_t{3}, std::size_t{8}, std::size_t{13}})
+  for (std::size_t C : {std::size_t{1}, std::size_t{3}, std::size_t{8}, std::size_t{13}, std::size_t{19}})
     for (std::size_t K : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5}})
       for (std::size_t S : {std::size_t{1}, std::size_t{2}, std::size_t{3}})
         for (std::size_t P : {std::size_t{0}, std::size_t{1}, std::size_t{2}})
@@ -361,6 +387,54 @@ TEST_CASE("im2col agrees with a tap-by-tap patch reference on every geometry", "
                         }
                         ++checked;
                       }
+                }
+              }
+          }
+  CHECK(checked > 100000);
+}
+
+// col2im against the plain scatter, output pixel by output pixel and tap by
+// tap, bit for bit: each input pixel must receive its terms in the same
+// order (the kernel goes tap by tap over runs of pixels). The image starts
+// from random values, so a term added twice, dropped or reordered shows.
+TEST_CASE("col2im adds patches back in the order of a pixel-by-pixel scatter", "[conv][im2col]") {
+  rng gen(12);
+  std::size_t checked = 0;
+  for (std::size_t C : {std::size_t{1}, std::size_t{3}, std::size_t{13}, std::size_t{19}, std::size_t{32}})
+    for (std::size_t K : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5}})
+      for (std::size_t S : {std::size_t{1}, std::size_t{2}, std::size_t{3}})
+        for (std::size_t P : {std::size_t{0}, std::size_t{1}, std::size_t{2}})
+          for (std::size_t D : {std::size_t{1}, std::size_t{2}}) {
+            const std::size_t H = 7, W = 6;
+            if (H + 2 * P < D * (K - 1) + 1 || W + 2 * P < D * (K - 1) + 1) continue;
+            const simd::conv_geometry g{C, H, W, 4, K, K, S, S, P, P, D, D};
+            const std::size_t Q = g.out_pixels(), KK = g.K();
+            for (std::size_t q0 : {std::size_t{0}, std::size_t{1}, g.OW() + 1})
+              for (std::size_t len : {std::size_t{1}, g.OW() + 2, Q}) {
+                if (q0 >= Q) continue;
+                const std::size_t q1 = std::min(Q, q0 + len);
+                std::vector<float> col((q1 - q0) * KK), dx(H * W * C);
+                gen.fill_normal(std::span<float>(col));
+                gen.fill_normal(std::span<float>(dx));
+                std::vector<float> want = dx;
+                for (std::size_t q = q0; q < q1; ++q)
+                  for (std::size_t kh = 0; kh < K; ++kh)
+                    for (std::size_t kw = 0; kw < K; ++kw) {
+                      const long ih = static_cast<long>(q / g.OW() * S + kh * D) - static_cast<long>(P);
+                      const long iw = static_cast<long>(q % g.OW() * S + kw * D) - static_cast<long>(P);
+                      if (ih < 0 || iw < 0 || ih >= static_cast<long>(H) || iw >= static_cast<long>(W)) continue;
+                      for (std::size_t c = 0; c < C; ++c)
+                        want[(static_cast<std::size_t>(ih) * W + static_cast<std::size_t>(iw)) * C + c] +=
+                            col[(q - q0) * KK + (kh * K + kw) * C + c];
+                    }
+                simd::detail::col2im_add(g, col.data(), q0, q1, dx.data());
+                for (std::size_t i = 0; i < dx.size(); ++i) {
+                  if (std::memcmp(&dx[i], &want[i], sizeof(float)) != 0) {
+                    INFO("C " << C << " K " << K << " S " << S << " P " << P << " D " << D << " pixels [" << q0
+                              << ", " << q1 << ") value " << i);
+                    REQUIRE(dx[i] == want[i]);
+                  }
+                  ++checked;
                 }
               }
           }

@@ -86,7 +86,12 @@ constexpr bool needs_memory(std::size_t u) {
 // and a read of it in every user; recomputing costs each user the reads of
 // the tree's inputs, which it often reads anyway (x - mean in BatchNorm's
 // forward and backward, a masked gradient summed twice and used once more).
-inline constexpr std::size_t recompute_max_users = 4, recompute_max_nodes = 4;
+// A tree of up to 8 cheap nodes: the gradient masked by ReLU before a max
+// pooling that computes the activation on the spot is 7 (the unpooled
+// gradient times the step of relu((x - mean) s + b)); at 4 it was stored
+// by a pass of its own, and the CNN's step took longer than with the
+// activation stored.
+inline constexpr std::size_t recompute_max_users = 4, recompute_max_nodes = 8;
 // Nodes that one joined loop runs (a kernel and the others it takes), and
 // the candidates, in step order, among which a group is looked for.
 inline constexpr std::size_t max_joined = 4, join_window = 8;

@@ -19,15 +19,30 @@ using pool_output_shape = image_shape<G.C, G.OH(), G.OW()>;
 
 inline constexpr kernel_traits pool_traits{.operands_in_memory = true, .epilogue = false, .row_split = false};
 
+// Windows that tile the image (stride = window) read each input value at
+// most once, so max pooling then computes its operand on the spot: the
+// activation before it (BatchNorm's normalisation and ReLU) is not written
+// out and read back, and the backward loops that need it compute it again
+// from what they read anyway (plan/schedule.hpp, recomputable). Overlapping
+// windows would compute each value several times, and read the operand in
+// memory.
 template <simd::pool_geometry G>
 struct max_pool_kernel {
   using kind = max_pool_kernel;  // what tells this kernel's nodes apart from other kernels' (graph.hpp)
-  static constexpr kernel_traits traits = pool_traits;
+  static constexpr bool windows_tile = G.KH == G.SH && G.KW == G.SW;
+  static constexpr kernel_traits traits{.operands_in_memory = !windows_tile, .epilogue = false, .row_split = false};
   template <class T>
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
   template <class Ctx>
   static void run(const Ctx& ctx) {
-    simd::max_pool_forward(G, ctx.batch(), ctx.template in<0>(), ctx.template out<0>(), ctx.template out<1>());
+    if constexpr (Ctx::lazy) {
+      simd::max_pool_forward_from(
+          G, ctx.batch(),
+          [&ctx]<class V>(std::size_t row, std::size_t c) { return ctx.template load<V, false>(row, c); },
+          ctx.template out<0>(), ctx.template out<1>());
+    } else {
+      simd::max_pool_forward(G, ctx.batch(), ctx.template in<0>(), ctx.template out<0>(), ctx.template out<1>());
+    }
   }
 };
 
