@@ -209,6 +209,15 @@ def make_table(results, peak):
     return "\n".join(lines)
 
 
+def link_line(machine):
+    """The two cores' link as bench_workloads peak measured it, or '' on one core."""
+    if not machine.get("core_round_trip_ns"):
+        return ""
+    return (f"Cores 0 and 1: a cache line's round trip {machine['core_round_trip_ns']:.0f} ns; thread 0 reads 4 MB "
+            f"written by thread 1 at {machine['remote_read_gbs']:.0f} GB/s, its own at "
+            f"{machine['local_read_gbs']:.0f} GB/s.")
+
+
 def run(cmd):
     env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="3")
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -257,9 +266,11 @@ def main():
                 if len(got) != len(ref) or first > CHECK_TOLERANCE_FIRST or worst > CHECK_TOLERANCE:
                     sys.exit(f"cnn.py: {p} disagrees with ingot: {got} vs {ref}")
                 agreement[p] = (first, worst)
-    peak = a.peak
-    if not peak:
-        peak = run([os.path.join(a.build, "bench", "bench_workloads"), "peak", "0"]).get("peak_gflops", 0)
+    # The peak, and how far apart the two cores are (a virtual machine's
+    # vCPUs can share a cache or not, and the placement can change).
+    machine = run([os.path.join(a.build, "bench", "bench_workloads"), "peak", "0"])
+    peak = a.peak or machine.get("peak_gflops", 0)
+    link = link_line(machine)
     # The sides take turns (process 1 of each, then process 2 of each, ...):
     # a change in the machine's load falls on all of them alike.
     impls = ["ingot", "ingot-1t"] + peers
@@ -282,12 +293,14 @@ def main():
     print(table)
     print(f"\nFMA peak used for the share: {peak:.0f} GFLOP/s (all cores); training FLOPs per image "
           f"{TRAIN_FLOPS / 1e6:.1f} M")
+    if link:
+        print(link)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "cnn.md"), "w") as f:
-        f.write(table + "\n")
+        f.write(table + "\n" + (f"\n{link}\n" if link else ""))
     with open(os.path.join(a.out, "cnn.json"), "w") as f:
         json.dump({"peak": peak, "results": results, "threads": threads, "agreement": agreement,
-                   "train_flops_per_step": TRAIN_FLOPS * BATCH}, f, indent=1)
+                   "train_flops_per_step": TRAIN_FLOPS * BATCH, "machine": machine}, f, indent=1)
 
 
 if __name__ == "__main__":
