@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core_link.hpp"
+
 using namespace ingot;
 
 using Cnn = nn::Sequential<nn::Unflatten<1, 28, 28>,
@@ -51,6 +53,7 @@ int time_steps(std::size_t batch, std::size_t steps, int runs, std::size_t threa
   }
   std::printf("{\"impl\": \"ingot\", \"threads\": %zu, \"loss\": %.9g, ", get_num_threads(), static_cast<double>(loss));
   print_list("times", per_step);
+  if (get_num_threads() > 1) ingot_bench::print_core_link(ingot_bench::measure_core_link());
   std::printf("}\n");
   return 0;
 }

@@ -89,18 +89,21 @@ class Runner:
         falls on all sides alike rather than on whichever ran then. Records
         every repetition; returns {impl: record}."""
         times = {impl: [] for impl in sides}
+        links = {impl: [] for impl in sides}  # ingot's core link after each all-core process
         last = {}
         for p in range(self.args.processes):
             for impl, args in sides.items():
                 rec = self.run(self.impl_cmd(impl, args), f"{workload} {impl} (process {p + 1})")
                 times[impl] += rec["times"]
+                if rec.get("core_round_trip_ns"):
+                    links[impl].append(rec["core_round_trip_ns"])
                 last[impl] = rec
         row = {}
         for impl, rec in last.items():
             t = times[impl]
             row[impl] = {"workload": label or workload, "impl": impl, "unit": rec["unit"], "threads": rec["threads"],
                          "loss": rec["loss"], "times": t, "median": statistics.median(t), "min": min(t),
-                         "max": max(t)}
+                         "max": max(t), "core_round_trip_ns": links[impl]}
             self.records.append(row[impl])
         return row
 
@@ -267,7 +270,8 @@ def cnn(args, peak_all, peers):
     row = {}
     for impl, r in saved["results"].items():
         rec = {"workload": "cnn", "impl": impl, "unit": "s/step", "threads": saved["threads"][impl], "loss": None,
-               "times": r["times"], "median": r["median"], "min": r["min"], "max": r["max"]}
+               "times": r["times"], "median": r["median"], "min": r["min"], "max": r["max"],
+               "core_round_trip_ns": saved.get("ingot_round_trips_ns", []) if impl == "ingot" else []}
         row[impl] = rec
     return row, saved["train_flops_per_step"], {f"cnn {p}": tuple(v) for p, v in saved["agreement"].items()}
 
@@ -300,6 +304,11 @@ def report(results, peaks, agreement, peak_all, peaks_bf16):
         lines.append(f"Losses agree before timing (same initial weights, the first 20 batches in order): largest "
                      f"relative difference to ingot {agreement[first][0]:.2g} over the first 5 steps ({first}), "
                      f"{agreement[whole][1]:.2g} over 20 ({whole}).")
+    trips = [(label.split(" (")[0], row["ingot"]["core_round_trip_ns"]) for label, _, row in results
+             if "ingot" in row and row["ingot"].get("core_round_trip_ns")]
+    if trips:
+        lines.append("The same round trip after each of ingot's all-core processes, ns: "
+                     + "; ".join(f"{name} " + ", ".join(f"{t:.0f}" for t in ts) for name, ts in trips) + ".")
     lines.append("")
     lines.append("Median (min–max) of all timed repetitions; the ratio is the peer's median over ingot's on all "
                  "cores (over ingot on 1 thread for the 1-thread columns).")

@@ -17,7 +17,6 @@
 // MODEL is seed or mlp-H1-H2. mlp runs the Fashion-MNIST MLP (256-128);
 // steps and check also run 784-W-W-10 for W in 64, 128, ..., 2048.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +29,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "core_link.hpp"
 
 using namespace ingot;
 
@@ -49,7 +50,9 @@ void print_times(const char* workload, const char* unit, const std::vector<doubl
   std::printf("{\"impl\": \"ingot\", \"workload\": \"%s\", \"unit\": \"%s\", \"threads\": %zu, \"loss\": %.9g, \"times\": [",
               workload, unit, threads, loss);
   for (std::size_t i = 0; i < times.size(); ++i) std::printf("%s%.9g", i ? ", " : "", times[i]);
-  std::printf("]}\n");
+  std::printf("]");
+  if (threads > 1) ingot_bench::print_core_link(ingot_bench::measure_core_link());  // after the timing
+  std::printf("}\n");
 }
 
 // The seed loop's data: 100 rows of 10 normal features and normal targets.
@@ -244,67 +247,6 @@ double bf16_peak(std::size_t threads) {
 #endif
 }
 
-// How far apart the first two threads' cores are: the round trip of one
-// cache line bounced between them (ns), and the rate at which thread 0
-// reads 4 MB that thread 1 has just written against 4 MB it wrote itself
-// (GB/s, median of 9). On a virtual machine two vCPUs may share one
-// last-level cache or sit on different dies of the host, and the placement
-// can change while the machine runs: on the 2-vCPU Zen 4 machine of the
-// README the round trip read 55 ns in one hour and 348 in another, and
-// two-thread epochs that hand data from core to core took 1.5x as long.
-struct core_link {
-  double round_trip_ns = 0, remote_gbs = 0, local_gbs = 0;
-};
-core_link measure_core_link() {
-  core_link link;
-  if (get_num_threads() < 2) return link;
-  std::atomic<int> flag{0};
-  constexpr int rounds = 200000;
-  pool().run([&](std::size_t t, std::size_t n) {
-    if (n < 2) return;
-    if (t == 1) {
-      for (int i = 0; i < rounds; ++i) {
-        while (flag.load(std::memory_order_acquire) != 1) {}
-        flag.store(0, std::memory_order_release);
-      }
-    } else if (t == 0) {
-      const auto start = clock_type::now();
-      for (int i = 0; i < rounds; ++i) {
-        flag.store(1, std::memory_order_release);
-        while (flag.load(std::memory_order_acquire) != 0) {}
-      }
-      link.round_trip_ns = seconds_since(start) / rounds * 1e9;
-    }
-  });
-  std::vector<float> buf(std::size_t{1} << 20);
-  auto read_after = [&](std::size_t writer) {
-    std::vector<double> rates;
-    for (int r = 0; r < 9; ++r) {
-      pool().run([&](std::size_t t, std::size_t) {
-        if (t == writer)
-          for (float& v : buf) v += 1.0f;
-      });
-      double seconds = 0;
-      float total = 0;
-      pool().run([&](std::size_t t, std::size_t) {
-        if (t != 0) return;
-        const auto start = clock_type::now();
-        simd::vec<float> acc(0.0f);
-        for (std::size_t i = 0; i < buf.size(); i += simd::width<float>) acc += simd::vec<float>::load_unaligned(buf.data() + i);
-        total = simd::hsum(acc);
-        seconds = seconds_since(start);
-      });
-      if (!std::isfinite(total)) std::printf("(non-finite sum)\n");
-      rates.push_back(static_cast<double>(buf.size() * sizeof(float)) / seconds * 1e-9);
-    }
-    std::nth_element(rates.begin(), rates.begin() + 4, rates.end());
-    return rates[4];
-  };
-  link.remote_gbs = read_after(1);
-  link.local_gbs = read_after(0);
-  return link;
-}
-
 void print_losses(const char* model, const std::vector<float>& losses) {
   std::printf("{\"impl\": \"ingot\", \"check\": \"%s\", \"losses\": [", model);
   for (std::size_t i = 0; i < losses.size(); ++i) std::printf("%s%.9g", i ? ", " : "", static_cast<double>(losses[i]));
@@ -379,12 +321,11 @@ int run(int argc, char** argv) {
 #endif
     const double bf16 = bf16_peak(arg(argv, 2));
     const std::size_t threads = get_num_threads();
-    const core_link link = threads > 1 ? measure_core_link() : core_link{};
     std::printf("{\"impl\": \"ingot\", \"peak_gflops\": %.2f, \"peak_gflops_256bit\": %.2f, "
-                "\"peak_gflops_bf16\": %.2f, \"threads\": %zu, \"simd_bytes\": %zu, \"core_round_trip_ns\": %.1f, "
-                "\"remote_read_gbs\": %.1f, \"local_read_gbs\": %.1f}\n",
-                gflops, ymm, bf16, threads, xsimd::batch<float>::size * sizeof(float), link.round_trip_ns,
-                link.remote_gbs, link.local_gbs);
+                "\"peak_gflops_bf16\": %.2f, \"threads\": %zu, \"simd_bytes\": %zu",
+                gflops, ymm, bf16, threads, xsimd::batch<float>::size * sizeof(float));
+    ingot_bench::print_core_link(ingot_bench::measure_core_link());
+    std::printf("}\n");
     return 0;
   }
   if (cmd == "infer" && (argc == 5 || argc == 6))
