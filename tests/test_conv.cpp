@@ -440,3 +440,73 @@ TEST_CASE("col2im adds patches back in the order of a pixel-by-pixel scatter", "
           }
   CHECK(checked > 100000);
 }
+
+// ---- Layers with few taps ---------------------------------------------------
+// A first layer (K = KH KW C <= 12) runs without patch rows: each sample is
+// padded once and the multiply-adds read it in place. Its forward must give
+// the im2col GEMM's floats bit for bit (the same chain per output) wherever
+// that GEMM takes its blocked path (OC >= one panel of 2W), and both passes
+// must agree with double-precision loops on every geometry, on one thread
+// and on two.
+TEST_CASE("a layer with few taps computes im2col's products without patch rows", "[conv][im2col][threads]") {
+  using blk = simd::gemm_blocking<float>;
+  const std::size_t threads_before = get_num_threads();
+  rng gen(13);
+  std::size_t checked = 0, bitwise = 0;
+  for (std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+    set_num_threads(threads);
+    for (std::size_t C : {std::size_t{1}, std::size_t{3}})
+      for (std::size_t K : {std::size_t{1}, std::size_t{2}, std::size_t{3}})
+        for (std::size_t S : {std::size_t{1}, std::size_t{2}})
+          for (std::size_t P : {std::size_t{0}, std::size_t{1}, std::size_t{2}})
+            for (std::size_t D : {std::size_t{1}, std::size_t{2}})
+              for (std::size_t OC : {std::size_t{1}, std::size_t{5}, std::size_t{19}, std::size_t{32},
+                                     std::size_t{37}, std::size_t{64}}) {
+                const std::size_t H = 9, W = 7, B = 3;
+                if (C * K * K > simd::detail::few_taps_max) continue;
+                if (H + 2 * P < D * (K - 1) + 1 || W + 2 * P < D * (K - 1) + 1) continue;
+                const simd::conv_geometry g{C, H, W, OC, K, K, S, S, P, P, D, D};
+                REQUIRE(simd::detail::use_few_taps<float>(g));
+                const std::size_t Q = g.out_pixels(), KK = g.K(), total = B * Q;
+                std::vector<float> x(B * H * W * C), w(OC * KK), dy(total * OC), y(total * OC, -7.0f),
+                    dw(OC * KK, -7.0f), y_gemm(total * OC), col(total * KK);
+                gen.fill_normal(std::span<float>(x));
+                gen.fill_normal(std::span<float>(w));
+                gen.fill_normal(std::span<float>(dy));
+                aligned_buffer<float> scratch(simd::conv_scratch_size<float>(g)), pa(blk::pack_a_size),
+                    pb(blk::pack_b_size);
+                simd::conv_forward(g, B, x.data(), w.data(), y.data(), scratch.data(), {});
+                simd::conv_weight_grad(g, B, x.data(), dy.data(), dw.data(), scratch.data());
+                simd::detail::im2col(g, x.data(), 0, total, col.data());
+                simd::gemm<false, true>(total, OC, KK, col.data(), KK, w.data(), KK, y_gemm.data(), OC, pa.data(),
+                                        pb.data());
+                std::vector<double> want_dw(OC * KK, 0.0);
+                for (std::size_t p = 0; p < total; ++p)
+                  for (std::size_t o = 0; o < OC; ++o) {
+                    double sum = 0;
+                    for (std::size_t k = 0; k < KK; ++k) {
+                      sum += double(col[p * KK + k]) * w[o * KK + k];
+                      want_dw[o * KK + k] += double(dy[p * OC + o]) * col[p * KK + k];
+                    }
+                    const float got = y[p * OC + o];
+                    INFO("threads " << threads << " C " << C << " K " << K << " S " << S << " P " << P << " D " << D
+                                    << " OC " << OC << " pixel " << p << " channel " << o);
+                    REQUIRE(std::abs(got - sum) <= 1e-5 * (1 + std::abs(sum)));
+                    if (OC >= blk::NR) {
+                      REQUIRE(std::memcmp(&got, &y_gemm[p * OC + o], sizeof(float)) == 0);
+                      ++bitwise;
+                    }
+                    ++checked;
+                  }
+                for (std::size_t i = 0; i < dw.size(); ++i) {
+                  INFO("threads " << threads << " C " << C << " K " << K << " S " << S << " P " << P << " D " << D
+                                  << " OC " << OC << " weight " << i);
+                  REQUIRE(std::abs(dw[i] - want_dw[i]) <= 1e-5 * (1 + std::abs(want_dw[i])));
+                  ++checked;
+                }
+              }
+  }
+  set_num_threads(threads_before);
+  CHECK(checked > 100000);
+  CHECK(bitwise > 10000);
+}

@@ -21,22 +21,12 @@
 #include "ingot/core/config.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/core/worker_buffer.hpp"
+#include "ingot/simd/conv_geometry.hpp"
+#include "ingot/simd/conv_few_taps.hpp"
 #include "ingot/simd/gemm.hpp"
 
 namespace ingot::simd {
 
-struct conv_geometry {
-  std::size_t C, H, W;      // input channels and size
-  std::size_t OC;           // output channels
-  std::size_t KH, KW;       // kernel
-  std::size_t SH, SW;       // stride
-  std::size_t PH, PW;       // zero padding
-  std::size_t DH = 1, DW = 1;  // dilation
-  constexpr std::size_t OH() const { return (H + 2 * PH - DH * (KH - 1) - 1) / SH + 1; }
-  constexpr std::size_t OW() const { return (W + 2 * PW - DW * (KW - 1) - 1) / SW + 1; }
-  constexpr std::size_t K() const { return KH * KW * C; }
-  constexpr std::size_t out_pixels() const { return OH() * OW(); }
-};
 
 namespace detail {
 
@@ -202,6 +192,15 @@ constexpr std::size_t conv_scratch_size(const conv_geometry& g) {
 }
 
 namespace detail {
+// Whether a layer runs on the loops of conv_few_taps.hpp: few taps, one
+// padded sample fits the block of patch rows of the scratch, and the
+// packed weight its B packing buffer.
+template <class T>
+bool use_few_taps(const conv_geometry& g) {
+  return g.K() <= few_taps_max && padded_image_size(g) <= conv_scratch<T>::col_size(g) &&
+         few_taps_weight_size(g, gemm_blocking<T>::NR) <= gemm_blocking<T>::pack_b_size;
+}
+
 template <class T>
 conv_scratch<T> thread_scratch(const conv_geometry& g, std::size_t t, T* scratch) {
   return conv_scratch<T>(g, t == 0 ? scratch : ingot::worker_buffer<T, conv_scratch<T>>(conv_scratch_size<T>(g)));
@@ -214,6 +213,15 @@ void conv_forward(const conv_geometry& g, std::size_t batch, const T* x, const T
                   tile_epilogue epilogue) {
   const std::size_t P = batch * g.out_pixels(), K = g.K(), mb = detail::conv_block_rows<T>(g);
   const std::size_t blocks = (P + mb - 1) / mb;
+  if (detail::use_few_taps<T>(g)) {
+    pool().run([&](std::size_t t, std::size_t n) {
+      const auto [s0, s1] = share(batch, t, n);
+      if (s0 == s1) return;
+      const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
+      detail::few_taps_forward(g, s0, s1, x, w, y, sc.col, sc.pack_b, epilogue);
+    });
+    return;
+  }
   pool().run([&](std::size_t t, std::size_t n) {
     const auto [b0, b1] = share(blocks, t, n);
     if (b0 == b1) return;
@@ -260,7 +268,10 @@ template <class T>
 void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, const T* dy, T* dw, T* scratch) {
   const std::size_t P = batch * g.out_pixels(), K = g.K(), OC = g.OC, mb = detail::conv_block_rows<T>(g);
   const std::size_t blocks = (P + mb - 1) / mb;
-  const bool direct = K >= gemm_blocking<T>::NR;
+  // Few taps: per thread a share of the samples, summed as dW^T like the
+  // narrow product below.
+  const bool few = detail::use_few_taps<T>(g);
+  const bool direct = K >= gemm_blocking<T>::NR && !few;
   if (P == 0) {
     std::fill_n(dw, OC * K, T(0));
     return;
@@ -268,15 +279,21 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
   constexpr std::size_t max_threads = 256;
   T* partial[max_threads] = {};
   thread_pool& threads = pool();
-  const std::size_t used = std::min({threads.size(), blocks, max_threads});
+  const std::size_t used = std::min({threads.size(), few ? batch : blocks, max_threads});
   std::size_t parts = 1;
   threads.run([&](std::size_t t, std::size_t n) {
     // n is 1 when this runs inside another parallel loop: thread 0 takes every block.
     const std::size_t k = std::min(used, n);
     if (t >= k) return;
     if (t == 0) parts = k;
-    const auto [b0, b1] = share(blocks, t, k);
     const conv_scratch<T> sc = detail::thread_scratch(g, t, scratch);
+    if (few) {
+      const auto [s0, s1] = share(batch, t, k);
+      detail::few_taps_weight_grad(g, s0, s1, x, dy, sc.col, sc.acc);
+      partial[t] = sc.acc;
+      return;
+    }
+    const auto [b0, b1] = share(blocks, t, k);
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
       detail::im2col(g, x, p0, p1, sc.col);
