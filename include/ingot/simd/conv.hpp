@@ -16,9 +16,11 @@
 // result depends on the thread count but never on timing.
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "ingot/core/aligned.hpp"
 #include "ingot/core/config.hpp"
+#include "ingot/core/matmul_precision.hpp"
 #include "ingot/core/thread_pool.hpp"
 #include "ingot/core/worker_buffer.hpp"
 #include "ingot/simd/conv_geometry.hpp"
@@ -297,6 +299,15 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
       detail::im2col(g, x, p0, p1, sc.col);
+      // A later block whose pixels are one run of the micro-kernel's k
+      // loop (at most KC) adds its product to the total in the GEMM: each
+      // sum is then the one a separate product added afterwards gives.
+      if (direct && blk != b0 && p1 - p0 <= gemm_blocking<T>::KC &&
+          !(std::is_same_v<T, float> && get_matmul_precision() == matmul_precision::bfloat16)) {
+        detail::gemm_blocked<true, false, false>(OC, K, p1 - p0, dy + p0 * OC, OC, sc.col, K, sc.acc, K, sc.pack_a,
+                                                 sc.pack_b, tile_epilogue{}, true);
+        continue;
+      }
       T* out = blk == b0 ? sc.acc : sc.tmp;
       if (direct) gemm<true, false>(OC, K, p1 - p0, dy + p0 * OC, OC, sc.col, K, out, K, sc.pack_a, sc.pack_b);
       else gemm<true, false>(K, OC, p1 - p0, sc.col, K, dy + p0 * OC, OC, out, OC, sc.pack_a, sc.pack_b);

@@ -583,9 +583,12 @@ namespace detail {
 // and b are C^T's, A' row-major), each tile stored turned round into C, and
 // the epilogue called with C's coordinates once a block of NR rows and MC
 // columns of C is finished.
+// With add_to_c the product is added to C (each tile's sums to the values
+// there, as a later block of K is).
 template <bool TA, bool TB, bool TransC, class T>
 void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b,
-                  std::size_t ldb, T* c, std::size_t ldc, T* pack_a, T* pack_b, const tile_epilogue& epilogue) {
+                  std::size_t ldb, T* c, std::size_t ldc, T* pack_a, T* pack_b, const tile_epilogue& epilogue,
+                  bool add_to_c = false) {
   static_assert(!(TA && TransC));
   using blk = gemm_blocking<T>;
   // C^T of a small batch has N <= 96 columns: when the whole packed batch
@@ -640,7 +643,7 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
     const std::size_t nc = std::min(nc_block, N - jc);
     for (std::size_t pc = 0; pc < K; pc += kc_block) {
       const std::size_t kc = std::min(kc_block, K - pc);
-      const bool last_k = pc + kc == K;
+      const bool last_k = pc + kc == K, add = pc != 0 || add_to_c;
       const std::size_t full = b_in_place ? nc / blk::NR * blk::NR : 0;
       if (full < nc) detail::pack_b<TB>(b, ldb, pc, jc + full, kc, nc - full, pack_b + full * kc);
       for (std::size_t ic = 0; ic < M; ic += blk::MC) {
@@ -657,14 +660,14 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
             const std::size_t mr = std::min(blk::MR, mc - ir);
             T* ct = TransC ? c + (jc + jr) * ldc + ic + ir : c + (ic + ir) * ldc + jc + jr;
             if constexpr (TA) {
-              detail::micro_kernel<true, false>(kc, pack_a + ir * kc, 0, pb, ct, ldc, mr, nr, pc != 0);
+              detail::micro_kernel<true, false>(kc, pack_a + ir * kc, 0, pb, ct, ldc, mr, nr, add);
             } else if (jr < full) {
               // This tile's share of the next panel's rows.
               const std::size_t t = ir / blk::MR, r0 = next.count * t / tiles, r1 = next.count * (t + 1) / tiles;
               detail::micro_kernel_b_in_place(kc, a + (ic + ir) * lda + pc, lda, b + pc * ldb + jc + jr, ldb, ct, ldc,
-                                              mr, pc != 0, b_prefetch<T>{next.rows + r0 * ldb, r1 - r0});
+                                              mr, add, b_prefetch<T>{next.rows + r0 * ldb, r1 - r0});
             } else {
-              detail::micro_kernel<false, TransC>(kc, a + (ic + ir) * lda + pc, lda, pb, ct, ldc, mr, nr, pc != 0);
+              detail::micro_kernel<false, TransC>(kc, a + (ic + ir) * lda + pc, lda, pb, ct, ldc, mr, nr, add);
             }
             if (!TransC && last_k) epilogue(ic + ir, jc + jr, mr, nr);
           }
