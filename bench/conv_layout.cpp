@@ -2,11 +2,12 @@
 // PyTorch's) for the two convolutions of the Fashion-MNIST CNN at batch 64,
 // on one thread, with the same GEMM on both sides:
 //   - forward: NHWC is ingot's conv_forward (im2col of blocks of pixels,
-//     col[pixels, K] W^T); NCHW is per sample an im2col into [K, pixels]
+//     col[pixels, K] W^T; for the one-channel layer the few-tap loop that
+//     reads a padded sample in place); NCHW is per sample an im2col into [K, pixels]
 //     (each row a shifted copy of an image row) and W col, as Caffe and
 //     PyTorch's slow path do;
 //   - weight gradient: NHWC is ingot's conv_weight_grad (dY^T col over the
-//     batch); NCHW is per sample dY_s col_s^T added into dW;
+//     batch, or the few-tap loop); NCHW is per sample dY_s col_s^T added into dW;
 //   - per-channel statistics (BatchNorm2d's forward): NHWC is column moments
 //     over [batch pixels, channels], NCHW row moments over [batch channels,
 //     pixels] (the per-sample rows' combination is left out, in NCHW's favour).
