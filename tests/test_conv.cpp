@@ -510,3 +510,68 @@ TEST_CASE("a layer with few taps computes im2col's products without patch rows",
   CHECK(checked > 100000);
   CHECK(bitwise > 10000);
 }
+
+// A weight gradient whose patch rows go straight into the GEMM's packed B
+// (input channels dividing a panel) and whose later blocks of pixels are
+// added by the GEMM's stores: on one thread, bit for bit the blocks formed
+// as separate products and added in order; on one and two threads, within
+// a bound of double loops. 8 and 16 channels end K inside a panel.
+TEST_CASE("a weight gradient packs its patch rows once and adds its blocks in the GEMM", "[conv][im2col][threads]") {
+  using blk = simd::gemm_blocking<float>;
+  const std::size_t threads_before = get_num_threads();
+  rng gen(14);
+  std::size_t checked = 0, bitwise = 0, several_blocks = 0;
+  for (std::size_t threads : {std::size_t{1}, std::size_t{2}})
+    for (std::size_t C : {std::size_t{3}, std::size_t{8}, std::size_t{16}, std::size_t{32}})
+      for (std::size_t K : {std::size_t{3}, std::size_t{5}})
+        for (std::size_t S : {std::size_t{1}, std::size_t{2}})
+          for (std::size_t OC : {std::size_t{5}, std::size_t{37}}) {
+            set_num_threads(threads);
+            const std::size_t H = 15, W = 13, B = 4, P = K / 2;
+            const simd::conv_geometry g{C, H, W, OC, K, K, S, S, P, P, 1, 1};
+            const std::size_t Q = g.out_pixels(), KK = g.K(), total = B * Q;
+            const std::size_t mb = simd::detail::conv_block_rows<float>(g);
+            if (total > 2 * mb) ++several_blocks;
+            std::vector<float> x(B * H * W * C), dy(total * OC), dw(OC * KK, -7.0f), col(total * KK);
+            gen.fill_normal(std::span<float>(x));
+            gen.fill_normal(std::span<float>(dy));
+            aligned_buffer<float> scratch(simd::conv_scratch_size<float>(g)), pa(blk::pack_a_size),
+                pb(blk::pack_b_size);
+            simd::conv_weight_grad(g, B, x.data(), dy.data(), dw.data(), scratch.data());
+            simd::detail::im2col(g, x.data(), 0, total, col.data());
+            // The float sums' error is measured against the sum of the terms' sizes.
+            std::vector<double> want(OC * KK, 0.0), size(OC * KK, 0.0);
+            for (std::size_t p = 0; p < total; ++p)
+              for (std::size_t o = 0; o < OC; ++o)
+                for (std::size_t k = 0; k < KK; ++k) {
+                  const double term = double(dy[p * OC + o]) * col[p * KK + k];
+                  want[o * KK + k] += term;
+                  size[o * KK + k] += std::abs(term);
+                }
+            for (std::size_t i = 0; i < dw.size(); ++i) {
+              INFO("threads " << threads << " C " << C << " K " << K << " S " << S << " OC " << OC << " weight " << i);
+              REQUIRE(std::abs(dw[i] - want[i]) <= 2e-6 * (1 + size[i]));
+              ++checked;
+            }
+            if (threads != 1 || KK < blk::NR) continue;
+            // Blocks of mb pixels as separate products added in order.
+            std::vector<float> sum(OC * KK), part(OC * KK);
+            for (std::size_t p0 = 0; p0 < total; p0 += mb) {
+              const std::size_t p1 = std::min(total, p0 + mb);
+              float* out = p0 == 0 ? sum.data() : part.data();
+              simd::gemm<true, false>(OC, KK, p1 - p0, dy.data() + p0 * OC, OC, col.data() + p0 * KK, KK, out, KK,
+                                      pa.data(), pb.data());
+              if (p0 != 0)
+                for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+            }
+            for (std::size_t i = 0; i < dw.size(); ++i) {
+              INFO("C " << C << " K " << K << " S " << S << " OC " << OC << " weight " << i);
+              REQUIRE(std::memcmp(&dw[i], &sum[i], sizeof(float)) == 0);
+              ++bitwise;
+            }
+          }
+  set_num_threads(threads_before);
+  CHECK(checked > 10000);
+  CHECK(bitwise > 5000);
+  CHECK(several_blocks > 20);
+}

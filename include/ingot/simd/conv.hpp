@@ -85,8 +85,25 @@ inline tap_span tap_columns(const conv_geometry& g, std::size_t ow0, std::size_t
   return {lo, hi, lo < hi ? static_cast<std::size_t>(static_cast<idx>((ow0 + lo) * g.SW) - shift) : 0};
 }
 
+// Where the patch rows go: row-major rows of K values (a col matrix), or
+// the GEMM's packed B for a product whose k runs over the pixels (panels
+// of NR columns, each rows x NR, k-major), so that a weight gradient's
+// product needs no packing of its own. In the packed form one tap's C
+// channels must lie in one panel (C divides NR).
+template <class T>
+struct patch_layout {
+  T* base;
+  std::size_t K;
+  std::size_t panel_rows = 0;  // 0: row-major
+  T* at(std::size_t i, std::size_t kk) const {
+    constexpr std::size_t NR = gemm_blocking<T>::NR;
+    return panel_rows == 0 ? base + i * K + kk : base + kk / NR * NR * panel_rows + i * NR + kk % NR;
+  }
+  std::size_t stride() const { return panel_rows == 0 ? K : gemm_blocking<T>::NR; }
+};
+
 // Patch rows of output pixels [p0, p1) of the batch (pixel p is sample
-// p / OH OW) into col (leading dimension K). The range is cut at the ends of
+// p / OH OW) into out (rows of col, or packed panels). The range is cut at the ends of
 // output rows; within one output row each tap (kh, kw) is one column of C
 // values per pixel, read from one input row at a stride of SW pixels, with
 // the pixels whose tap falls in the padding found by arithmetic, not by a
@@ -94,36 +111,35 @@ inline tap_span tap_columns(const conv_geometry& g, std::size_t ow0, std::size_t
 // layer's single channel) or C / width vector copies: a test per tap cost
 // about 200 instructions per pixel of a 3 x 3 single-channel layer.
 template <class T>
-void im2col(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, T* col) {
+void im2col_into(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, const patch_layout<T>& out) {
   using idx = std::ptrdiff_t;
-  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C, K = g.K();
-  const std::size_t H = g.H, W = g.W, KH = g.KH, KW = g.KW, SW = g.SW;
+  const std::size_t OH = g.OH(), OW = g.OW(), C = g.C;
+  const std::size_t H = g.H, W = g.W, KH = g.KH, KW = g.KW, SW = g.SW, st = out.stride();
   // Zeros for pixels [i0, i1) of a tap's column (taps in the padding).
-  auto zero = [C, K](T* dst, std::size_t i0, std::size_t i1) {
+  auto zero = [C, st](T* dst, std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i)
-      if (C == 1) dst[i * K] = T(0);
-      else std::fill_n(dst + i * K, C, T(0));
+      if (C == 1) dst[i * st] = T(0);
+      else std::fill_n(dst + i * st, C, T(0));
   };
   for (std::size_t p = p0; p < p1;) {
     const std::size_t s = p / (OH * OW), oh = p % (OH * OW) / OW, ow0 = p % OW;
     const std::size_t n = std::min(OW - ow0, p1 - p);
-    T* seg = col + (p - p0) * K;
     const T* img = x + s * H * W * C;
     for (std::size_t kh = 0; kh < KH; ++kh) {
       const idx ih = static_cast<idx>(oh * g.SH + kh * g.DH) - static_cast<idx>(g.PH);
       const bool row_in = ih >= 0 && ih < static_cast<idx>(H);
       for (std::size_t kw = 0; kw < KW; ++kw) {
-        T* dst = seg + (kh * KW + kw) * C;
+        T* dst = out.at(p - p0, (kh * KW + kw) * C);
         const tap_span span = row_in ? tap_columns(g, ow0, n, kw) : tap_span{n, n, 0};
         const std::size_t lo = span.lo, hi = span.hi;
         zero(dst, 0, lo);
         if (lo < hi) {
           const T* src = img + (static_cast<std::size_t>(ih) * W + span.iw) * C;
-          T* d = dst + lo * K;
+          T* d = dst + lo * st;
           if (C == 1) {
-            for (std::size_t i = lo; i < hi; ++i, d += K, src += SW) *d = *src;
+            for (std::size_t i = lo; i < hi; ++i, d += st, src += SW) *d = *src;
           } else {
-            for (std::size_t i = lo; i < hi; ++i, d += K, src += SW * C) copy_channels(d, src, C);
+            for (std::size_t i = lo; i < hi; ++i, d += st, src += SW * C) copy_channels(d, src, C);
           }
         }
         zero(dst, hi, n);
@@ -131,6 +147,18 @@ void im2col(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, 
     }
     p += n;
   }
+  // The packed form's last panel past K: zeros, as pack_b leaves them. The
+  // lanes are computed and never stored; zeros keep a stale value (a
+  // denormal, a NaN) out of their arithmetic.
+  constexpr std::size_t NR = gemm_blocking<T>::NR;
+  if (out.panel_rows != 0 && out.K % NR != 0)
+    for (std::size_t i = 0; i < p1 - p0; ++i) std::fill_n(out.at(i, out.K), NR - out.K % NR, T(0));
+}
+
+// Into col, rows of K values.
+template <class T>
+void im2col(const conv_geometry& g, const T* x, std::size_t p0, std::size_t p1, T* col) {
+  im2col_into(g, x, p0, p1, patch_layout<T>{col, g.K()});
 }
 
 // Adds patch rows of output pixels [q0, q1) of one sample back onto the
@@ -274,6 +302,12 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
   // narrow product below.
   const bool few = detail::use_few_taps<T>(g);
   const bool direct = K >= gemm_blocking<T>::NR && !few;
+  // Patch rows written straight into the product's packed B (one block of
+  // K columns and of pixels, and each tap within one panel): same values,
+  // one copy of them fewer.
+  using blk_t = gemm_blocking<T>;
+  const bool packed = direct && blk_t::NR % g.C == 0 && K <= blk_t::NC && mb <= blk_t::KC &&
+                      !(std::is_same_v<T, float> && get_matmul_precision() == matmul_precision::bfloat16);
   if (P == 0) {
     std::fill_n(dw, OC * K, T(0));
     return;
@@ -298,6 +332,12 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
     const auto [b0, b1] = share(blocks, t, k);
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const std::size_t p0 = blk * mb, p1 = std::min(P, p0 + mb);
+      if (packed) {
+        detail::im2col_into(g, x, p0, p1, detail::patch_layout<T>{sc.pack_b, K, p1 - p0});
+        detail::gemm_blocked<true, false, false>(OC, K, p1 - p0, dy + p0 * OC, OC, sc.pack_b, K, sc.acc, K,
+                                                 sc.pack_a, sc.pack_b, tile_epilogue{}, blk != b0, true);
+        continue;
+      }
       detail::im2col(g, x, p0, p1, sc.col);
       // A later block whose pixels are one run of the micro-kernel's k
       // loop (at most KC) adds its product to the total in the GEMM: each

@@ -311,8 +311,11 @@ inline void micro_kernel_b_in_place(std::size_t kc, const T* pa, std::size_t lda
   store_tile(acc0, acc1, c, ldc, mr, 2 * W, accumulate);
 }
 
+// Never inlined: inlined into a large caller (a convolution's weight
+// gradient calling gemm_blocked directly) its tile went to the stack, and
+// that product took 1.2x the time.
 template <bool PackedA, bool TransC, class T>
-inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c, std::size_t ldc,
+[[gnu::noinline]] inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c, std::size_t ldc,
                          std::size_t mr, std::size_t nr, bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;
@@ -584,11 +587,12 @@ namespace detail {
 // the epilogue called with C's coordinates once a block of NR rows and MC
 // columns of C is finished.
 // With add_to_c the product is added to C (each tile's sums to the values
-// there, as a later block of K is).
+// there, as a later block of K is). With b_packed, pack_b already holds B
+// as pack_b would write it, and the product is one block of K and of N.
 template <bool TA, bool TB, bool TransC, class T>
 void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_t lda, const T* b,
                   std::size_t ldb, T* c, std::size_t ldc, T* pack_a, T* pack_b, const tile_epilogue& epilogue,
-                  bool add_to_c = false) {
+                  bool add_to_c = false, bool b_packed = false) {
   static_assert(!(TA && TransC));
   using blk = gemm_blocking<T>;
   // C^T of a small batch has N <= 96 columns: when the whole packed batch
@@ -645,7 +649,7 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
       const std::size_t kc = std::min(kc_block, K - pc);
       const bool last_k = pc + kc == K, add = pc != 0 || add_to_c;
       const std::size_t full = b_in_place ? nc / blk::NR * blk::NR : 0;
-      if (full < nc) detail::pack_b<TB>(b, ldb, pc, jc + full, kc, nc - full, pack_b + full * kc);
+      if (full < nc && !b_packed) detail::pack_b<TB>(b, ldb, pc, jc + full, kc, nc - full, pack_b + full * kc);
       for (std::size_t ic = 0; ic < M; ic += blk::MC) {
         const std::size_t mc = std::min(blk::MC, M - ic);
         const std::size_t tiles = (mc + blk::MR - 1) / blk::MR;
