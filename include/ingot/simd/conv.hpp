@@ -29,7 +29,6 @@
 
 namespace ingot::simd {
 
-
 namespace detail {
 
 // Output pixels per block: the block's patch rows take about 128 KiB, so
@@ -305,9 +304,12 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
   // Patch rows written straight into the product's packed B (one block of
   // K columns and of pixels, and each tap within one panel): same values,
   // one copy of them fewer.
+  // Both shortcuts call the float GEMM's loops directly, so neither is
+  // taken when products are asked for in bfloat16 (gemm routes those).
   using blk_t = gemm_blocking<T>;
-  const bool packed = direct && blk_t::NR % g.C == 0 && K <= blk_t::NC && mb <= blk_t::KC &&
-                      !(std::is_same_v<T, float> && get_matmul_precision() == matmul_precision::bfloat16);
+  const bool float_products =
+      !(std::is_same_v<T, float> && get_matmul_precision() == matmul_precision::bfloat16);
+  const bool packed = direct && float_products && blk_t::NR % g.C == 0 && K <= blk_t::NC && mb <= blk_t::KC;
   if (P == 0) {
     std::fill_n(dw, OC * K, T(0));
     return;
@@ -342,8 +344,7 @@ void conv_weight_grad(const conv_geometry& g, std::size_t batch, const T* x, con
       // A later block whose pixels are one run of the micro-kernel's k
       // loop (at most KC) adds its product to the total in the GEMM: each
       // sum is then the one a separate product added afterwards gives.
-      if (direct && blk != b0 && p1 - p0 <= gemm_blocking<T>::KC &&
-          !(std::is_same_v<T, float> && get_matmul_precision() == matmul_precision::bfloat16)) {
+      if (direct && float_products && blk != b0 && p1 - p0 <= blk_t::KC) {
         detail::gemm_blocked<true, false, false>(OC, K, p1 - p0, dy + p0 * OC, OC, sc.col, K, sc.acc, K, sc.pack_a,
                                                  sc.pack_b, tile_epilogue{}, true);
         continue;
