@@ -345,6 +345,54 @@ TEST_CASE("softmax rows sum to one for widths around the SIMD width", "[plan]") 
   }
 }
 
+TEST_CASE("row kernels match double precision at widths around the SIMD width", "[plan][rows]") {
+  // A row's last values (fewer than a vector) are one padded vector; its
+  // padding must add nothing to the sum nor win the maximum, and nothing
+  // may be written after the row. Masked logits (-inf) and one row that is
+  // all -inf but one value are included, and a row far below zero, whose
+  // exponentials underflow unless they are shifted by its own maximum.
+  rng g(7);
+  for (std::size_t cols : {1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 40}) {
+    const std::size_t rows = 5;
+    std::vector<float> x(rows * cols);
+    g.fill_uniform(std::span<float>(x), -20, 20);
+    if (cols > 1) x[1 * cols + cols / 2] = -INFINITY;
+    for (std::size_t c = 0; c < cols; ++c) x[4 * cols + c] = -100.0f - std::fabs(x[4 * cols + c]);
+    for (std::size_t c = 0; c < cols; ++c) x[3 * cols + c] = c == cols - 1 ? 4.0f : -INFINITY;
+    std::vector<std::int32_t> labels(rows);
+    for (std::size_t r = 0; r < rows; ++r) labels[r] = static_cast<std::int32_t>((r * 7 + 3) % cols);
+    labels[3] = static_cast<std::int32_t>(cols - 1);
+    if (cols > 1 && labels[1] == static_cast<std::int32_t>(cols / 2)) labels[1] = 0;
+    const float guard = 12345.0f;
+    std::vector<float> sm(rows * cols + 1, guard), lsm(rows * cols + 1, guard), probs(rows * cols + 1, guard),
+        loss(rows + 1, guard);
+    simd::softmax_rows(x.data(), sm.data(), rows, cols);
+    simd::log_softmax_rows(x.data(), lsm.data(), rows, cols);
+    simd::softmax_xent_rows(x.data(), labels.data(), loss.data(), rows, cols, probs.data());
+    CHECK(sm.back() == guard);
+    CHECK(lsm.back() == guard);
+    CHECK(probs.back() == guard);
+    CHECK(loss.back() == guard);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* xr = x.data() + r * cols;
+      double m = -INFINITY;
+      for (std::size_t c = 0; c < cols; ++c) m = std::max(m, double(xr[c]));
+      double s = 0;
+      for (std::size_t c = 0; c < cols; ++c) s += std::exp(double(xr[c]) - m);
+      const double lse = m + std::log(s);
+      CHECK(loss[r] == Approx(lse - xr[labels[r]]).epsilon(1e-5).margin(1e-5));
+      for (std::size_t c = 0; c < cols; ++c) {
+        const double p = std::exp(double(xr[c]) - lse);
+        INFO("cols " << cols << " row " << r << " col " << c);
+        CHECK(sm[r * cols + c] == Approx(p).epsilon(1e-5).margin(1e-12));
+        CHECK(probs[r * cols + c] == Approx(p).epsilon(1e-5).margin(1e-12));
+        if (std::isinf(xr[c])) CHECK(lsm[r * cols + c] == -INFINITY);
+        else CHECK(lsm[r * cols + c] == Approx(double(xr[c]) - lse).epsilon(1e-5).margin(1e-5));
+      }
+    }
+  }
+}
+
 TEST_CASE("cross-entropy and its gradient's softmax are one kernel with two outputs", "[plan][fusion]") {
   constexpr auto labels = expr::labels<"y">;
   using L = decltype(expr::cross_entropy(W * x + b, labels));
