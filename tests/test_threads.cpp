@@ -4,8 +4,11 @@
 // losses and weights of one thread exactly, run after run.
 #include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <string>
 #include <ingot/ingot.hpp>
 #include <vector>
 
@@ -51,6 +54,49 @@ TEST_CASE("workers take the caller's flush-to-zero setting for each run", "[thre
 #endif
   p.run([&](std::size_t t, std::size_t) { flushing[t] = simd::flush_denormals_scope::active() ? 1 : 0; });
   CHECK(flushing == std::vector<int>{0, 0});
+}
+
+TEST_CASE("the pool's accounting counts runs per job and measures waits and serial work", "[threads][stats]") {
+  CHECK(thread_pool(2).stats() == nullptr);  // off unless asked for
+  thread_pool p(2, true);
+  REQUIRE(p.stats() != nullptr);
+  using clock = std::chrono::steady_clock;
+  auto busy = [](std::chrono::microseconds d) {
+    const auto end = clock::now() + d;
+    while (clock::now() < end) {
+    }
+  };
+  // The worker works 300 us longer than the caller in each of 5 runs: the
+  // caller waits at least that long each time.
+  auto uneven = [&](std::size_t t, std::size_t) {
+    if (t == 1) busy(std::chrono::microseconds(300));
+  };
+  for (int r = 0; r < 5; ++r) p.run(uneven);
+  busy(std::chrono::milliseconds(2));  // serial work between runs
+  auto even = [&](std::size_t, std::size_t) {};
+  for (int r = 0; r < 3; ++r) p.run(even);
+  const pool_stats& s = *p.stats();
+  CHECK(s.runs == 8);
+  REQUIRE(s.jobs.size() == 2);
+  std::size_t waited_runs = 0;
+  std::set<std::string> names;  // g++ and clang name lambdas differently; both name these two apart
+  for (const auto& [name, row] : s.jobs) {
+    CHECK((row.runs == 5 || row.runs == 3));
+    if (row.runs == 5) {
+      CHECK(row.caller_wait >= 5 * 300'000);
+      CHECK(row.workers >= 5 * 300'000);
+    }
+    names.insert(pool_stats::job_name(name));
+    CHECK(pool_stats::job_name(name).find("unsigned long") == std::string::npos);  // argument lists dropped
+  }
+  CHECK(names.size() == 2);
+  for (std::size_t b = 0; b < pool_stats::wait_buckets; ++b) waited_runs += s.waits[b];
+  CHECK(waited_runs == 8);
+  CHECK(s.waits[0] + s.waits[1] + s.waits[2] <= 3);  // the uneven runs waited >= 300 us
+  CHECK(s.serial >= 2'000'000);
+  const std::string report = s.report();
+  CHECK_THAT(report, Catch::Contains("2 threads, 8 runs"));
+  CHECK_THAT(report, Catch::Contains("serial between runs"));
 }
 
 namespace {

@@ -14,6 +14,9 @@
 // each run, so a flush-to-zero scope set by the caller holds on every thread
 // (without it, the workers' share of the Adam pass ran on denormals).
 //
+// INGOT_POOL_STATS=1 makes the pool account for its runs and print where
+// the time went when it goes (core/pool_stats.hpp).
+//
 // ingot::set_num_threads(n) sizes the process-wide pool, as
 // torch.set_num_threads does; the default is the number of cores the
 // process may run on (sched_getaffinity), so no more threads are busy than
@@ -27,35 +30,43 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <thread>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "ingot/core/config.hpp"
+#include "ingot/core/pool_stats.hpp"
 
 namespace ingot {
 
 class thread_pool {
  public:
-  explicit thread_pool(std::size_t threads);
+  // keep_stats: account for the runs (pool_stats); from the environment,
+  // the report is also printed when the pool goes.
+  explicit thread_pool(std::size_t threads, bool keep_stats = false);
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
   ~thread_pool();
 
   std::size_t size() const { return size_; }
+  // The runs' accounting, or nullptr when it is off.
+  const pool_stats* stats() const { return stats_.get(); }
 
   // f(thread, threads) on every thread of the pool; returns when all are done.
   template <class F>
   void run(F&& f) {
     using Fn = std::remove_reference_t<F>;
     run_job([](void* c, std::size_t t, std::size_t n) { (*static_cast<Fn*>(c))(t, n); },
-            const_cast<void*>(static_cast<const void*>(&f)));
+            const_cast<void*>(static_cast<const void*>(&f)), typeid(Fn).name());
   }
 
   // What run does, once for every kind of job: f's body is compiled only in
   // its small trampoline, not again in each caller with the dispatch around it.
-  void run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx);
+  // job names the kind of job for the accounting.
+  void run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx, const char* job = "");
 
  private:
   static constexpr int spin_limit = 1 << 14;
@@ -91,6 +102,8 @@ class thread_pool {
   void (*job_fn_)(void*, std::size_t, std::size_t) = nullptr;
   void* job_ctx_ = nullptr;
   unsigned float_env_ = 0;
+  std::unique_ptr<pool_stats> stats_;
+  bool print_stats_ = false;
 };
 
 // The cores this process may run on.
@@ -128,7 +141,9 @@ inline thread_range share(std::size_t n, std::size_t t, std::size_t threads, std
 }
 
 #if INGOT_DEFINE_BODIES
-INGOT_DECL thread_pool::thread_pool(std::size_t threads) : size_(threads == 0 ? 1 : threads) {
+INGOT_DECL thread_pool::thread_pool(std::size_t threads, bool keep_stats) : size_(threads == 0 ? 1 : threads) {
+  print_stats_ = pool_stats_requested();
+  if (keep_stats || print_stats_) stats_ = std::make_unique<pool_stats>(size_);
   for (std::size_t t = 1; t < size_; ++t) workers_.emplace_back([this, t] { work(t); });
 }
 
@@ -137,13 +152,15 @@ INGOT_DECL thread_pool::~thread_pool() {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   for (auto& w : workers_) w.join();
+  if (print_stats_ && stats_) std::fputs(stats_->report().c_str(), stderr);
 }
 
-INGOT_DECL void thread_pool::run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx) {
+INGOT_DECL void thread_pool::run_job(void (*fn)(void*, std::size_t, std::size_t), void* ctx, const char* job) {
   if (size_ == 1 || inside_run()) {
     fn(ctx, 0, 1);
     return;
   }
+  const pool_stats::ns t0 = stats_ ? pool_stats::now() : 0;
   job_fn_ = fn;
   job_ctx_ = ctx;
   float_env_ = read_float_env();
@@ -152,6 +169,7 @@ INGOT_DECL void thread_pool::run_job(void (*fn)(void*, std::size_t, std::size_t)
   generation_.notify_all();
   inside_run() = true;
   fn(ctx, 0, size_);
+  const pool_stats::ns t1 = stats_ ? pool_stats::now() : 0;
   inside_run() = false;
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < spin_limit) {
@@ -161,6 +179,7 @@ INGOT_DECL void thread_pool::run_job(void (*fn)(void*, std::size_t, std::size_t)
       if (left != 0) pending_.wait(left, std::memory_order_acquire);
     }
   }
+  if (stats_) stats_->record(job, t0, t1, pool_stats::now());
 }
 
 INGOT_DECL void thread_pool::work(std::size_t t) {
@@ -179,7 +198,9 @@ INGOT_DECL void thread_pool::work(std::size_t t) {
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
     if (read_float_env() != float_env_) write_float_env(float_env_);
+    if (stats_) stats_->worker[t].start = pool_stats::now();
     job_fn_(job_ctx_, t, size_);
+    if (stats_) stats_->worker[t].end = pool_stats::now();
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
