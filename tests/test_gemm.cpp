@@ -207,3 +207,58 @@ TEST_CASE("an input-gradient product's rows do not depend on the batch size", "[
     }
   }
 }
+
+namespace {
+// C = op(A) op(B) over the first m rows and n columns of the stored A
+// (Mfull x K, or K x Mfull when TA) and B (K x Nfull, or Nfull x K when TB).
+template <bool TA, bool TB>
+std::vector<float> leading_product(const std::vector<float>& a, const std::vector<float>& b, std::size_t Mfull,
+                                   std::size_t Nfull, std::size_t K, std::size_t m, std::size_t n) {
+  aligned_buffer<float> pack(simd::gemm_blocking<float>::pack_a_size + simd::gemm_blocking<float>::pack_b_size);
+  std::vector<float> c(m * n, -5.0f);
+  simd::gemm<TA, TB>(m, n, K, a.data(), TA ? Mfull : K, b.data(), TB ? K : Nfull, c.data(), n, pack.data(),
+                     pack.data() + simd::gemm_blocking<float>::pack_a_size);
+  return c;
+}
+
+template <bool TA, bool TB>
+void check_tile_rows(std::size_t Mfull, std::size_t Nfull, std::size_t K, std::initializer_list<std::size_t> ms,
+                     std::initializer_list<std::size_t> ns) {
+  rng g(Mfull * 3 + Nfull * 5 + K);
+  std::vector<float> a(Mfull * K), b(K * Nfull);
+  g.fill_uniform(std::span<float>(a), -1, 1);
+  g.fill_uniform(std::span<float>(b), -1, 1);
+  const std::vector<float> full = leading_product<TA, TB>(a, b, Mfull, Nfull, K, Mfull, Nfull);
+  auto compare = [&](std::size_t m, std::size_t n) {
+    const std::vector<float> part = leading_product<TA, TB>(a, b, Mfull, Nfull, K, m, n);
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) {
+        INFO("TA " << TA << " TB " << TB << ", " << m << " x " << n << " of " << Mfull << " x " << Nfull << ", K "
+                   << K << ", at " << i << "," << j);
+        REQUIRE(part[i * n + j] == full[i * Nfull + j]);
+      }
+  };
+  for (std::size_t m : ms) compare(m, Nfull);
+  for (std::size_t n : ns) compare(Mfull, n);
+}
+}  // namespace
+
+TEST_CASE("a register tile of fewer than six rows gives each row the bits of a full tile", "[gemm]") {
+  const one_thread single;
+  // A tile of 1-5 rows runs only its own rows' multiply-adds; each element
+  // must still be the full tile's chain over k. Products of 1-6 and 61-66
+  // rows (tiles of every height at the end) against the first rows of a
+  // larger product, on every kernel path.
+  // Y = X W^T at a small batch runs as C^T = W X^T: its tiles are rows of
+  // W, so the columns vary (41-46 columns, 40 rows).
+  check_tile_rows<false, true>(40, 60, 300, {}, {41, 42, 43, 44, 45, 46});
+  // Above 96 rows, X is read in place against a packed W^T, K = 300 one
+  // block of two chains.
+  check_tile_rows<false, true>(110, 40, 300, {97, 98, 99, 100, 101, 102}, {});
+  // Weight gradient dY^T X: a packed A, zero-padded to six rows.
+  check_tile_rows<true, false>(72, 40, 64, {1, 2, 3, 4, 5, 6, 61, 62, 63, 64, 65, 66}, {});
+  check_tile_rows<true, true>(72, 40, 64, {1, 2, 3, 4, 5, 61, 62, 63, 64, 65}, {});
+  // Input gradient dY W: W read in place up to 4 MC rows, packed above.
+  check_tile_rows<false, false>(72, 64, 128, {1, 2, 3, 4, 5, 6, 61, 62, 63, 64, 65, 66}, {});
+  check_tile_rows<false, false>(300, 64, 128, {289, 290, 291, 292, 293, 294}, {});
+}

@@ -206,7 +206,7 @@ inline void store_transposed(const vec<T>* acc0, const vec<T>* acc1, T* c, std::
 // C[0:mr, 0:nr] (=|+=) A panel x packed B panel over kc (TransC: the tile
 // is of C^T and is stored turned round). The A panel is either packed
 // (PackedA: MR values per k, contiguous) or read in place from a row-major A
-// (lda apart, rows past mr point at row 0 and are never stored): each value
+// (lda apart, only the tile's own rows read): each value
 // is broadcast from memory once per k either way, and reading in place saves
 // packing A, which cost as much as a third of a large forward product (every
 // row of A packed again by every thread).
@@ -273,21 +273,41 @@ struct b_prefetch {
   std::size_t count = 0;    // how many rows, ld apart
 };
 
+// Calls f.template operator()<mr>() for a tile of mr rows, 1 <= mr <= MR.
+// A tile of fewer than MR rows (the last of a batch of 64: 10 x 6 + 4)
+// runs only its own rows' multiply-adds: with all MR rows, the padding rows
+// cost as much as real ones, and a thread's last tile of a split product
+// was often a short one (128 rows are 21 tiles and 2 rows). Each element is
+// the same chain over k in every variant, so results do not depend on which
+// tile a row falls in.
+template <class T, class F>
+inline void with_tile_rows(std::size_t mr, F&& f) {
+  static_assert(gemm_blocking<T>::MR == 6);
+  switch (mr) {
+    case 1: return f.template operator()<1>();
+    case 2: return f.template operator()<2>();
+    case 3: return f.template operator()<3>();
+    case 4: return f.template operator()<4>();
+    case 5: return f.template operator()<5>();
+    default: return f.template operator()<6>();
+  }
+}
+
 // C[0:mr, 0:NR] (=|+=) A (row-major, read in place) x B (row-major, read in
 // place: kc rows ldb apart, a full panel of NR columns). Same sums in the
 // same order as the packed micro-kernel; the difference is where B's rows
 // come from.
-template <class T>
-inline void micro_kernel_b_in_place(std::size_t kc, const T* pa, std::size_t lda, const T* pb, std::size_t ldb, T* c,
-                                    std::size_t ldc, std::size_t mr, bool accumulate, b_prefetch<T> next) {
+template <std::size_t Rows, class T>
+inline void micro_kernel_b_in_place_rows(std::size_t kc, const T* pa, std::size_t lda, const T* pb, std::size_t ldb,
+                                         T* c, std::size_t ldc, bool accumulate, b_prefetch<T> next) {
   using V = vec<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;
   constexpr std::size_t W = width<T>;
-  prefetch_tile_for_write(c, ldc, mr);
+  prefetch_tile_for_write(c, ldc, Rows);
   V acc0[MR], acc1[MR];
   for (std::size_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
-  const T* row[MR];
-  for (std::size_t r = 0; r < MR; ++r) row[r] = pa + (r < mr ? r : 0) * lda;
+  const T* row[Rows];
+  for (std::size_t r = 0; r < Rows; ++r) row[r] = pa + r * lda;
   // next.count rows over kc iterations: one every kc / count, by a running credit.
   std::size_t credit = 0;
   for (std::size_t k = 0; k < kc; ++k) {
@@ -301,25 +321,34 @@ inline void micro_kernel_b_in_place(std::size_t kc, const T* pa, std::size_t lda
     const V b0 = V::load_unaligned(pb);
     const V b1 = V::load_unaligned(pb + W);
 #pragma GCC unroll 6
-    for (std::size_t r = 0; r < MR; ++r) {
+    for (std::size_t r = 0; r < Rows; ++r) {
       const V a(row[r][k]);
       acc0[r] = xsimd::fma(a, b0, acc0[r]);
       acc1[r] = xsimd::fma(a, b1, acc1[r]);
     }
     pb += ldb;
   }
-  store_tile(acc0, acc1, c, ldc, mr, 2 * W, accumulate);
+  store_tile(acc0, acc1, c, ldc, Rows, 2 * W, accumulate);
+}
+
+template <class T>
+inline void micro_kernel_b_in_place(std::size_t kc, const T* pa, std::size_t lda, const T* pb, std::size_t ldb, T* c,
+                                    std::size_t ldc, std::size_t mr, bool accumulate, b_prefetch<T> next) {
+  with_tile_rows<T>(mr, [&]<std::size_t Rows>() {
+    micro_kernel_b_in_place_rows<Rows>(kc, pa, lda, pb, ldb, c, ldc, accumulate, next);
+  });
 }
 
 // Never inlined: inlined into a large caller (a convolution's weight
 // gradient calling gemm_blocked directly) its tile went to the stack, and
 // that product took 1.2x the time.
-template <bool PackedA, bool TransC, class T>
-[[gnu::noinline]] inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c, std::size_t ldc,
-                         std::size_t mr, std::size_t nr, bool accumulate) {
+template <bool PackedA, bool TransC, std::size_t Rows, class T>
+[[gnu::noinline]] inline void micro_kernel_rows(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c,
+                                              std::size_t ldc, std::size_t nr, bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;
   constexpr std::size_t W = width<T>;
+  constexpr std::size_t mr = Rows;
   if constexpr (!TransC) prefetch_tile_for_write(c, ldc, mr);
   V acc0[MR], acc1[MR];
 #pragma GCC unroll 16
@@ -330,7 +359,7 @@ template <bool PackedA, bool TransC, class T>
       const V b0 = V::load_aligned(pb);
       const V b1 = V::load_aligned(pb + W);
 #pragma GCC unroll 6
-      for (std::size_t r = 0; r < MR; ++r) {
+      for (std::size_t r = 0; r < Rows; ++r) {
         const V a(pa[r]);
         acc0[r] = xsimd::fma(a, b0, acc0[r]);
         acc1[r] = xsimd::fma(a, b1, acc1[r]);
@@ -339,8 +368,8 @@ template <bool PackedA, bool TransC, class T>
       pb += 2 * W;
     }
   } else {
-    const T* row[MR];
-    for (std::size_t r = 0; r < MR; ++r) row[r] = pa + (r < mr ? r : 0) * lda;
+    const T* row[Rows];
+    for (std::size_t r = 0; r < Rows; ++r) row[r] = pa + r * lda;
     constexpr std::size_t KC = gemm_blocking<T>::KC;
     if (kc <= KC) {
       // One chain straight into the tile's registers. Through the chain
@@ -351,7 +380,7 @@ template <bool PackedA, bool TransC, class T>
         const V b0 = V::load_aligned(pb);
         const V b1 = V::load_aligned(pb + W);
 #pragma GCC unroll 6
-        for (std::size_t r = 0; r < MR; ++r) {
+        for (std::size_t r = 0; r < Rows; ++r) {
           const V a(row[r][k]);
           acc0[r] = xsimd::fma(a, b0, acc0[r]);
           acc1[r] = xsimd::fma(a, b1, acc1[r]);
@@ -366,20 +395,20 @@ template <bool PackedA, bool TransC, class T>
       // the tile: clang kept the lambda's captured accumulators in memory,
       // a store per multiply-add.
       auto chain = [&](std::size_t k0, std::size_t k1) {
-        V c0[MR], c1[MR];
-        for (std::size_t r = 0; r < MR; ++r) c0[r] = c1[r] = V(T(0));
+        V c0[Rows], c1[Rows];
+        for (std::size_t r = 0; r < Rows; ++r) c0[r] = c1[r] = V(T(0));
         for (std::size_t k = k0; k < k1; ++k) {
           const V b0 = V::load_aligned(pb);
           const V b1 = V::load_aligned(pb + W);
 #pragma GCC unroll 6
-          for (std::size_t r = 0; r < MR; ++r) {
+          for (std::size_t r = 0; r < Rows; ++r) {
             const V a(row[r][k]);
             c0[r] = xsimd::fma(a, b0, c0[r]);
             c1[r] = xsimd::fma(a, b1, c1[r]);
           }
           pb += 2 * W;
         }
-        for (std::size_t r = 0; r < MR; ++r) {
+        for (std::size_t r = 0; r < Rows; ++r) {
           acc0[r] = k0 == 0 ? c0[r] : acc0[r] + c0[r];
           acc1[r] = k0 == 0 ? c1[r] : acc1[r] + c1[r];
         }
@@ -389,6 +418,14 @@ template <bool PackedA, bool TransC, class T>
   }
   if constexpr (TransC) store_transposed(acc0, acc1, c, ldc, mr, nr, accumulate);
   else store_tile(acc0, acc1, c, ldc, mr, nr, accumulate);
+}
+
+template <bool PackedA, bool TransC, class T>
+inline void micro_kernel(std::size_t kc, const T* pa, std::size_t lda, const T* pb, T* c, std::size_t ldc,
+                         std::size_t mr, std::size_t nr, bool accumulate) {
+  with_tile_rows<T>(mr, [&]<std::size_t Rows>() {
+    micro_kernel_rows<PackedA, TransC, Rows>(kc, pa, lda, pb, c, ldc, nr, accumulate);
+  });
 }
 }  // namespace detail
 
