@@ -442,3 +442,47 @@ TEST_CASE("cross-entropy and its gradient's softmax are one kernel with two outp
   CHECK(plan.output<0>()[0] == Approx(loss / batch).epsilon(1e-5));
   for (std::size_t o = 0; o < 37; ++o) CHECK(gb[o] == Approx(expected[o]).margin(1e-6));
 }
+
+TEST_CASE("a one-column pass with a 1 x 1 bias is read flat and summed in vectors", "[plan][fusion]") {
+  // A regression head: pred = W x + b with one output, loss = sum((pred - y)^2).
+  // The 1 x 1 bias is read as one value, so the pass over the batch's single
+  // column reads one contiguous run; each size below leaves a tail shorter
+  // than a vector.
+  constexpr auto xin = expr::input<"x", 10>;
+  constexpr auto yin = expr::input<"y", 1>;
+  constexpr auto w1 = expr::param<"w", 1, 10>;
+  constexpr auto b1 = expr::param<"b", 1>;
+  constexpr auto err = w1 * xin + b1 - yin;
+  constexpr auto loss = expr::sum(expr::square(err));
+  using Err = std::remove_cvref_t<decltype(err)>;
+  using Loss = std::remove_cvref_t<decltype(loss)>;
+  using P = expr::plan<float, Loss>;
+  STATIC_REQUIRE(P::reads_flat<Err>());
+  // A bias with several columns is broadcast over rows: not flat.
+  constexpr auto wide = expr::param<"W", 3, 10> * xin + expr::param<"c", 3>;
+  STATIC_REQUIRE_FALSE(expr::plan<float, std::remove_cvref_t<decltype(wide)>>::reads_flat<
+                       std::remove_cvref_t<decltype(wide)>>());
+
+  for (const std::size_t batch : {std::size_t{1}, std::size_t{15}, std::size_t{37}, std::size_t{100}}) {
+    CAPTURE(batch);
+    rng g(batch);
+    std::vector<float> xs(batch * 10), ys(batch), ws(10), bs(1);
+    g.fill_uniform(std::span<float>(xs), -1, 1);
+    g.fill_uniform(std::span<float>(ys), -1, 1);
+    g.fill_uniform(std::span<float>(ws), -1, 1);
+    bs[0] = 0.25f;
+    P plan(batch);
+    plan.bind(xin, xs.data());
+    plan.bind(yin, ys.data());
+    plan.bind(w1, ws.data());
+    plan.bind(b1, bs.data());
+    plan.run(batch);
+    double ref = 0;
+    for (std::size_t i = 0; i < batch; ++i) {
+      double p = bs[0];
+      for (std::size_t k = 0; k < 10; ++k) p += static_cast<double>(ws[k]) * xs[i * 10 + k];
+      ref += (p - ys[i]) * (p - ys[i]);
+    }
+    REQUIRE(plan.output<0>()[0] == Approx(ref).epsilon(1e-5));
+  }
+}

@@ -300,6 +300,10 @@ class basic_plan {
   // Whether N's kernel runs inside the loop of another node of its kind.
   template <expr::node N>
   static constexpr bool is_joined() { return sched.joined_into[G::template id_of<N>] != no_node; }
+  // Whether N, an element-wise node, reads all its values at one flat index
+  // (one contiguous run, in vectors, whatever the row length).
+  template <expr::node N>
+  static constexpr bool reads_flat() { return sched.flat[G::template id_of<N>]; }
   // How many kernels run an element-wise pass as their epilogue.
   static constexpr std::size_t num_epilogues() {
     return count_ids([](std::size_t k) { return sched.fused_into[k] != no_node; });
