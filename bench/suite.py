@@ -377,7 +377,7 @@ def plot(results, path, peaks):
     ax1.axhline(1.0, color="black", lw=0.8)
     ax1.set_yscale("log")
     ax1.set_xticks(range(len(fixed)))
-    ax1.set_xticklabels([l.split(" (")[0] for l, _, _ in fixed])
+    ax1.set_xticklabels([l.split(" (")[0] for l, _, _ in fixed], rotation=30, ha="right")
     ax1.set_ylabel("peer time / ingot time (above 1: ingot faster)")
     ax1.set_title("ingot's speedup over each peer")
     ax1.legend(fontsize=8)
