@@ -422,10 +422,11 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
   }
 
   // Flat reads: a pass whose every value has its own shape (or is a scalar)
-  // reads one contiguous run, whatever the rows. A 1 x 1 operand (a single
-  // output's bias) is read as one value wherever it is used, so it keeps a
-  // pass flat too: a regression head's loss over a batch of one column is
-  // then summed in vectors rather than one row at a time.
+  // reads one contiguous run, whatever the rows. A stored 1 x 1 operand (a
+  // single output's bias) is read as one value wherever it is used, so it
+  // keeps a pass flat too: a regression head's loss over a batch of one
+  // column is then summed in vectors rather than one row at a time. (A 1 x 1
+  // value computed inside the pass keeps the general rule.)
   for (std::size_t k = 0; k < n; ++k) {
     const auto& p = G::props(k);
     if (p.cat != category::elementwise) continue;
@@ -434,7 +435,7 @@ constexpr schedule_table<G::size, slot_capacity<G>()> decide(const std::array<bo
       const std::size_t ch = G::child(k, c);
       const auto& pc = G::props(ch);
       if (pc.cat == category::leaf && pc.kind == expr::leaf_kind::scalar) continue;
-      if (pc.rows_ct == 1 && pc.cols == 1) continue;
+      if (pc.rows_ct == 1 && pc.cols == 1 && (d.slot[ch] != no_node || pc.cat == category::leaf)) continue;
       if (pc.rows_ct != p.rows_ct || pc.cols != p.cols) flat = false;
       else if (d.slot[ch] == no_node) flat = pc.cat == category::elementwise && d.flat[ch];
     }
