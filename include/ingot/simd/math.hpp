@@ -131,18 +131,20 @@ inline vec<T> load_partial(const T* p, std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) lanes[k] = p[k];
   return vec<T>::load_aligned(lanes);
 }
-// Whether a masked load and store cost about what plain ones do: with
-// AVX-512 they do; AVX2's vmaskmovps store is several times slower on AMD
-// cores, where 64 rows of 10 logits took 2.2 us through masked tails
-// against 1.4 us with scalar ones.
+// Whether a row's tail is best one masked batch: with AVX-512, for float.
+// AVX2's vmaskmovps store is several times slower on AMD cores (64 rows of
+// 10 logits took 2.2 us through masked tails against 1.4 us with scalar
+// ones), and xsimd 8.1's exp of a double batch converts to integers one
+// lane at a time (slow, and undefined for infinities under UBSan).
+template <class T>
+inline constexpr bool cheap_masked_tails =
 #if defined(__AVX512F__)
-inline constexpr bool cheap_masked_tails = true;
+    std::is_same_v<T, float>;
 #else
-inline constexpr bool cheap_masked_tails = false;
+    false;
 #endif
 
-// The same with the other lanes set to fill: -inf for a row's maximum and
-// for exp(x - shift) to add nothing.
+// The same with the other lanes set to fill (-inf for a row's maximum).
 template <class T>
 inline vec<T> load_partial(const T* p, std::size_t n, T fill) {
 #if defined(__AVX512F__)
@@ -163,6 +165,22 @@ inline vec<T> load_partial(const T* p, std::size_t n, T fill) {
 #endif
   alignas(64) T lanes[width<T>];
   for (std::size_t k = 0; k < width<T>; ++k) lanes[k] = k < n ? p[k] : fill;
+  return vec<T>::load_aligned(lanes);
+}
+
+// v with the lanes from n on set to zero.
+template <class T>
+inline vec<T> first_lanes(const vec<T>& v, std::size_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+    return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << n) - 1u), v);
+  } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
+    return _mm512_maskz_mov_pd(static_cast<__mmask8>((1u << n) - 1u), v);
+  }
+#endif
+  alignas(64) T lanes[width<T>];
+  v.store_aligned(lanes);
+  for (std::size_t k = n; k < width<T>; ++k) lanes[k] = T(0);
   return vec<T>::load_aligned(lanes);
 }
 

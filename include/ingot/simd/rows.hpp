@@ -19,7 +19,7 @@ inline T row_max(const T* x, std::size_t n) {
   std::size_t j = 0;
   vec<T> mv(-INFINITY);
   for (; j + W <= n; j += W) mv = xsimd::max(mv, vec<T>::load_unaligned(x + j));
-  if constexpr (cheap_masked_tails) {
+  if constexpr (cheap_masked_tails<T>) {
     if (j < n) mv = xsimd::max(mv, load_partial(x + j, n - j, T(-INFINITY)));
     return hmax(mv);
   } else {
@@ -31,8 +31,8 @@ inline T row_max(const T* x, std::size_t n) {
 
 // sum_j exp(x_j - shift); writes the exponentials to out when out != nullptr.
 // With cheap masks the tail of a row (all of a classifier's 10 logits) is
-// one batch whose other lanes hold -inf, so they add exp(-inf) = 0: 64 rows
-// of 10 logits took 2.2-2.5 us with a scalar exp per logit, 1.1 us so.
+// one batch whose other lanes add zero: 64 rows of 10 logits took
+// 2.2-2.5 us with a scalar exp per logit, 1.1 us so.
 template <class T>
 inline T row_sum_exp(const T* x, std::size_t n, T shift, T* out) {
   constexpr std::size_t W = width<T>;
@@ -44,9 +44,10 @@ inline T row_sum_exp(const T* x, std::size_t n, T shift, T* out) {
     if (out) e.store_unaligned(out + j);
     acc += e;
   }
-  if constexpr (cheap_masked_tails) {
+  if constexpr (cheap_masked_tails<T>) {
     if (j < n) {
-      const vec<T> e = xsimd::exp(load_partial(x + j, n - j, T(-INFINITY)) - s);
+      // The other lanes hold the shift (exp(0) = 1) and are then zeroed.
+      const vec<T> e = first_lanes(xsimd::exp(load_partial(x + j, n - j, shift) - s), n - j);
       if (out) store_partial(out + j, e, n - j);
       acc += e;
     }
@@ -68,7 +69,7 @@ inline void row_scale(T* x, std::size_t n, T factor) {
   std::size_t j = 0;
   const vec<T> f(factor);
   for (; j + W <= n; j += W) (vec<T>::load_unaligned(x + j) * f).store_unaligned(x + j);
-  if constexpr (cheap_masked_tails) {
+  if constexpr (cheap_masked_tails<T>) {
     if (j < n) store_partial(x + j, load_partial(x + j, n - j) * f, n - j);
   } else {
     for (; j < n; ++j) x[j] *= factor;
@@ -96,7 +97,7 @@ void log_softmax_rows(const T* x, T* y, std::size_t rows, std::size_t cols) {
     const vec<T> lse(lse_value);
     std::size_t j = 0;
     for (; j + W <= cols; j += W) (vec<T>::load_unaligned(xi + j) - lse).store_unaligned(yi + j);
-    if constexpr (cheap_masked_tails) {
+    if constexpr (cheap_masked_tails<T>) {
       if (j < cols) store_partial(yi + j, load_partial(xi + j, cols - j) - lse, cols - j);
     } else {
       for (; j < cols; ++j) yi[j] = xi[j] - lse_value;
