@@ -144,39 +144,25 @@ inline constexpr bool cheap_masked_tails =
     false;
 #endif
 
-// The same with the other lanes set to fill (-inf for a row's maximum).
+// The first n lanes at p with the others set to fill (-inf for a row's
+// maximum), and v with the lanes from n on set to zero: the tails of
+// cheap_masked_tails, so masked for float with AVX-512, elsewhere through
+// a buffer (correct, not fast).
 template <class T>
 inline vec<T> load_partial(const T* p, std::size_t n, T fill) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+  if constexpr (std::is_same_v<T, float> && width<T> == 16)
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), static_cast<__mmask16>((1u << n) - 1u), p);
-  } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
-    return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), static_cast<__mmask8>((1u << n) - 1u), p);
-  }
-#endif
-#if defined(__AVX2__)
-  if constexpr (std::is_same_v<T, float> && width<T> == 8) {
-    const __m256i m = detail::first_lanes_mask<T>(n);
-    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
-  } else if constexpr (std::is_same_v<T, double> && width<T> == 4) {
-    const __m256i m = detail::first_lanes_mask<T>(n);
-    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
-  }
 #endif
   alignas(64) T lanes[width<T>];
   for (std::size_t k = 0; k < width<T>; ++k) lanes[k] = k < n ? p[k] : fill;
   return vec<T>::load_aligned(lanes);
 }
-
-// v with the lanes from n on set to zero.
 template <class T>
 inline vec<T> first_lanes(const vec<T>& v, std::size_t n) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+  if constexpr (std::is_same_v<T, float> && width<T> == 16)
     return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << n) - 1u), v);
-  } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
-    return _mm512_maskz_mov_pd(static_cast<__mmask8>((1u << n) - 1u), v);
-  }
 #endif
   alignas(64) T lanes[width<T>];
   v.store_aligned(lanes);
