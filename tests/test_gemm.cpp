@@ -66,7 +66,10 @@ void all_shapes() {
                                    {17, 40, 300}, {64, 100, 37}, {96, 97, 5}, {16, 17, 1}, {33, 530, 257},
                                    // More rows than 4 MC with K past one block: K is one block of
                                    // chains, and B's columns are split in blocks that hold all of K.
-                                   {301, 300, 1100}};
+                                   {301, 300, 1100},
+                                   // B's rows 4 KB apart or more: an input gradient's W read panel by
+                                   // panel through the packed buffer, K past one block, N past NC.
+                                   {70, 1024, 300}};
   for (auto& s : shapes) {
     check_gemm<false, false, T>(s[0], s[1], s[2]);
     check_gemm<false, true, T>(s[0], s[1], s[2]);
@@ -170,10 +173,12 @@ TEST_CASE("an input-gradient product's rows do not depend on the batch size", "[
   // by panel, above it is packed. Each row must come out bit for bit the
   // same either way, with K past one block (partial sums added to C), N past
   // one block of columns and a last panel narrower than NR (packed either
-  // way), and the epilogue applied once per element.
+  // way), and the epilogue applied once per element. With N = 1024 (rows 4
+  // KB apart) the panels read in place are copied to the packed buffer
+  // one by one first.
   constexpr std::size_t Big = 300;
   const std::size_t width = simd::gemm_blocking<float>::NR;
-  for (const auto& [N, K] : {std::pair<std::size_t, std::size_t>{3 * width + 5, 300}, {530, 40}, {2 * width, 600}}) {
+  for (const auto& [N, K] : {std::pair<std::size_t, std::size_t>{3 * width + 5, 300}, {530, 40}, {2 * width, 600}, {1024, 300}}) {
     rng g(12);
     std::vector<float> dy(Big * K), w(K * N);
     g.fill_uniform(std::span<float>(dy), -1, 1);

@@ -145,10 +145,11 @@ TEST_CASE("a GEMM split across threads equals the one-thread GEMM bit for bit", 
   // columns (a weight gradient's and an input gradient's shapes), and a
   // tail over fewer rows than a tile, which only one thread computes. Tall
   // products (M > 2N) split by rows although they have panels enough.
+  // N = 1024: an input gradient's W, rows 4 KB apart, copied panel by panel.
   const std::size_t shapes[][3] = {{64, 256, 784}, {37, 100, 300}, {64, 70, 128}, {131, 97, 65}, {5, 1000, 61},
                                    {1001, 10, 300}, {523, 20, 201}, {777, 40, 129}, {256, 784, 64},
                                    {64, 785, 256}, {4, 177, 300}, {13, 529, 1030}, {700, 100, 300},
-                                   {1001, 256, 70}};
+                                   {1001, 256, 70}, {64, 1024, 300}};
   for (auto& s : shapes) {
     same_on_threads<false, false>(s[0], s[1], s[2]);
     same_on_threads<false, true>(s[0], s[1], s[2]);

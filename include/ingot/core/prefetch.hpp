@@ -11,6 +11,13 @@ inline void prefetch_for_read(const void* p) {
   asm volatile("" : : "r"(p));
 }
 
+// Into L2 and beyond, not L1: for lines needed after the current work,
+// which would only evict that work's lines from L1.
+inline void prefetch_to_l2(const void* p) {
+  __builtin_prefetch(p, 0, 2);
+  asm volatile("" : : "r"(p));
+}
+
 inline void prefetch_for_write(const void* p) {
   __builtin_prefetch(p, 1);
   asm volatile("" : : "r"(p));
