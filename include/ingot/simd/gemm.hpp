@@ -141,8 +141,8 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
 // rows plus two zero rows), so each row of C gets its mr values in one or
 // two stores; other types go through a tile in memory.
 template <class T>
-inline void store_transposed(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t ldc, std::size_t mr,
-                             std::size_t nr, bool accumulate) {
+[[gnu::always_inline]] inline void store_transposed(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t ldc,
+                                                    std::size_t mr, std::size_t nr, bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;
   constexpr std::size_t W = width<T>;
@@ -211,10 +211,12 @@ inline void store_transposed(const vec<T>* acc0, const vec<T>* acc1, T* c, std::
 // packing A, which cost as much as a third of a large forward product (every
 // row of A packed again by every thread).
 // Stores (or adds) the first mr rows and nr columns of an MR x NR register
-// tile into C.
+// tile into C. Always inlined, as store_transposed is: clang 19 called it
+// out of line, so every tile's accumulators went through the stack, and a
+// weight gradient (K = 64: little work per tile) took 1.10x the time.
 template <class T>
-inline void store_tile(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t ldc, std::size_t mr, std::size_t nr,
-                       bool accumulate) {
+[[gnu::always_inline]] inline void store_tile(const vec<T>* acc0, const vec<T>* acc1, T* c, std::size_t ldc,
+                                              std::size_t mr, std::size_t nr, bool accumulate) {
   using V = vec<T>;
   constexpr std::size_t W = width<T>;
   constexpr std::size_t MR = gemm_blocking<T>::MR;

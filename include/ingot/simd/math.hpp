@@ -63,8 +63,12 @@ inline void store(scalar_of_t<V>* p, const V& v) {
 }
 // Calls body.template operator()<V>(i) on each full SIMD batch of [0, n),
 // then body.template operator()<T>(i) on each element of the tail.
+// Always inlined: called out of line (clang 19 did so for Adam's pass), the
+// body reads every value it captured by reference from memory again after
+// each of its stores, which may alias them, and Adam's pass took 1.75x the
+// time.
 template <class T, class Body>
-inline void for_each_batch(std::size_t n, Body&& body) {
+[[gnu::always_inline]] inline void for_each_batch(std::size_t n, Body&& body) {
   std::size_t i = 0;
   for (; i + width<T> <= n; i += width<T>) body.template operator()<vec<T>>(i);
   for (; i < n; ++i) body.template operator()<T>(i);
