@@ -203,13 +203,6 @@ template <class T>
   }
 }
 
-// C[0:mr, 0:nr] (=|+=) A panel x packed B panel over kc (TransC: the tile
-// is of C^T and is stored turned round). The A panel is either packed
-// (PackedA: MR values per k, contiguous) or read in place from a row-major A
-// (lda apart, only the tile's own rows read): each value
-// is broadcast from memory once per k either way, and reading in place saves
-// packing A, which cost as much as a third of a large forward product (every
-// row of A packed again by every thread).
 // Stores (or adds) the first mr rows and nr columns of an MR x NR register
 // tile into C. Always inlined, as store_transposed is: clang 19 called it
 // out of line, so every tile's accumulators went through the stack, and a
@@ -357,6 +350,14 @@ inline void micro_kernel_b_in_place(std::size_t kc, const T* pa, std::size_t lda
   });
 }
 
+// C[0:mr, 0:nr] (=|+=) A panel x packed B panel over kc (TransC: the tile
+// is of C^T and is stored turned round). The A panel is either packed
+// (PackedA: MR values per k, contiguous) or read in place from a row-major A
+// (lda apart, only the tile's own rows read): each value
+// is broadcast from memory once per k either way, and reading in place saves
+// packing A, which cost as much as a third of a large forward product (every
+// row of A packed again by every thread).
+//
 // Never inlined: inlined into a large caller (a convolution's weight
 // gradient calling gemm_blocked directly) its tile went to the stack, and
 // that product took 1.2x the time.
