@@ -178,7 +178,8 @@ TEST_CASE("an input-gradient product's rows do not depend on the batch size", "[
   // one by one first.
   constexpr std::size_t Big = 300;
   const std::size_t width = simd::gemm_blocking<float>::NR;
-  for (const auto& [N, K] : {std::pair<std::size_t, std::size_t>{3 * width + 5, 300}, {530, 40}, {2 * width, 600}, {1024, 300}}) {
+  for (const auto& [N, K] :
+       {std::pair<std::size_t, std::size_t>{3 * width + 5, 300}, {530, 40}, {2 * width, 600}, {1024, 300}}) {
     rng g(12);
     std::vector<float> dy(Big * K), w(K * N);
     g.fill_uniform(std::span<float>(dy), -1, 1);
