@@ -91,6 +91,32 @@ void pack_a(const T* a, std::size_t lda, std::size_t ic, std::size_t pc, std::si
   }
 }
 
+// The rows of B's next panel that one tile asks the caches for while it
+// runs: B read in place is fetched from memory by the panel's first tile
+// unless the tiles before it have asked for it, so each of the previous
+// panel's tiles asks for its share of the rows, spread over its k loop.
+template <class T>
+struct b_prefetch {
+  const T* rows = nullptr;  // the first row this tile asks for
+  std::size_t count = 0;    // how many rows, ld apart
+};
+
+// Copies one full panel of a row-major B (kc rows, NR columns, ldb apart)
+// into out as pack_b lays it out, and asks L2 for the next panel's rows
+// meanwhile (next: the first row and how many).
+template <class T>
+inline void pack_panel(const T* b, std::size_t ldb, std::size_t kc, T* out, b_prefetch<T> next) {
+  constexpr std::size_t W = width<T>;
+  for (std::size_t k = 0; k < kc; ++k) {
+    if (k < next.count) {
+      prefetch_to_l2(next.rows + k * ldb);
+      prefetch_to_l2(next.rows + k * ldb + W);
+    }
+    simd::store(out + k * 2 * W, simd::load<vec<T>>(b + k * ldb));
+    simd::store(out + k * 2 * W + W, simd::load<vec<T>>(b + k * ldb + W));
+  }
+}
+
 // Packs op(B)[pc:pc+kc, jc:jc+nc] as panels of NR columns, k-major inside a
 // panel, zero-padding the last panel.
 template <bool TB, class T>
@@ -118,18 +144,17 @@ void pack_b(const T* b, std::size_t ldb, std::size_t pc, std::size_t jc, std::si
       }
     }
 #endif
+    if (!TB && nr == NR) {
+      pack_panel(b + pc * ldb + jc + jr, ldb, kc, out, b_prefetch<T>{});
+      out += kc * NR;
+      continue;
+    }
     for (std::size_t k = 0; k < kc; ++k) {
-      if (!TB && nr == NR) {
-        const T* src = b + (pc + k) * ldb + jc + jr;
-        simd::store(out, simd::load<vec<T>>(src));
-        simd::store(out + width<T>, simd::load<vec<T>>(src + width<T>));
-      } else {
-        if (nr < NR) {
-          simd::store(out, vec<T>(T(0)));
-          simd::store(out + width<T>, vec<T>(T(0)));
-        }
-        for (std::size_t c = 0; c < nr; ++c) out[c] = at<TB>(b, ldb, pc + k, jc + jr + c);
+      if (nr < NR) {
+        simd::store(out, vec<T>(T(0)));
+        simd::store(out + width<T>, vec<T>(T(0)));
       }
+      for (std::size_t c = 0; c < nr; ++c) out[c] = at<TB>(b, ldb, pc + k, jc + jr + c);
       out += NR;
     }
   }
@@ -255,32 +280,6 @@ inline void prefetch_tile_for_write(T* c, std::size_t ldc, std::size_t mr) {
   for (std::size_t r = 0; r < mr; ++r) {
     prefetch_for_write(c + r * ldc);
     prefetch_for_write(c + r * ldc + width<T>);
-  }
-}
-
-// The rows of B's next panel that one tile asks the caches for while it
-// runs: B read in place is fetched from memory by the panel's first tile
-// unless the tiles before it have asked for it, so each of the previous
-// panel's tiles asks for its share of the rows, spread over its k loop.
-template <class T>
-struct b_prefetch {
-  const T* rows = nullptr;  // the first row this tile asks for
-  std::size_t count = 0;    // how many rows, ld apart
-};
-
-// Copies one full panel of a row-major B (kc rows, NR columns, ldb apart)
-// into out as pack_b lays it out, and asks L2 for the next panel's rows
-// meanwhile (next: the first row and how many).
-template <class T>
-inline void pack_panel(const T* b, std::size_t ldb, std::size_t kc, T* out, b_prefetch<T> next) {
-  constexpr std::size_t W = width<T>;
-  for (std::size_t k = 0; k < kc; ++k) {
-    if (k < next.count) {
-      prefetch_to_l2(next.rows + k * ldb);
-      prefetch_to_l2(next.rows + k * ldb + W);
-    }
-    simd::store(out + k * 2 * W, simd::load<vec<T>>(b + k * ldb));
-    simd::store(out + k * 2 * W + W, simd::load<vec<T>>(b + k * ldb + W));
   }
 }
 
@@ -651,6 +650,28 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
                   bool add_to_c = false, bool b_packed = false) {
   static_assert(!(TA && TransC));
   using blk = gemm_blocking<T>;
+  // A row-major B (the weight in a layer's input gradient dY W) is read in
+  // place by a small batch instead of packed: packing copied all of W
+  // through memory before its first FMA (a third of a 2048-wide product's
+  // time), while read in place each panel's rows are fetched during the
+  // previous panel's tiles (b_prefetch). Full panels only; a last partial
+  // panel is packed. Measured one thread, alternated against packing, batch
+  // 64: 2048 -> 2048 0.73x the time, 1024 -> 1024 0.77x, 784 -> 256 0.92x,
+  // 256 -> 128 0.93x; batch 256 level, batch 1024 4-6% slower (a panel
+  // reused by that many tiles repays its packing), hence up to 4 MC rows.
+  const bool b_in_place = !TA && !TB && !TransC && M <= 4 * blk::MC;
+  // A row-major B read in place whose rows are a multiple of 4 KB apart (a
+  // layer 1024 or 2048 wide): a panel's kc rows then fall into a sixteenth
+  // of L2's sets or fewer and do not stay cached from one tile to the next.
+  // Each panel is copied once instead, just before its tiles, into the
+  // packed buffer, asking for the next panel's rows while copying, and K is
+  // one block (the copied panel streams from L2 as the packed one does). Measured on Zen 5, batch 64, input
+  // gradient, alternated against reading in place (167 GFLOP/s on one
+  // thread here, 240 at other widths): one thread 1024 -> 1024 0.77-0.80x
+  // the time, 2048 -> 2048 0.84-0.89x; packing all of B up front instead
+  // 0.87x and 0.93x; K as one block, against blocks of KC, level on one
+  // thread and 0.89-0.97x on two.
+  const bool pack_panels = b_in_place && (ldb * sizeof(T)) % 4096 == 0;
   // C^T of a small batch has N <= 96 columns: when the whole packed batch
   // fits the pack buffer and K is at most 8 KC, K is one block, so partial
   // sums stay in the micro-kernel instead of going through C in memory
@@ -661,19 +682,6 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
   // 1024 -> 1024 11-14%, 2048 -> 2048 16-22%; no gain for the input
   // gradient's products.
   std::size_t kc_block = blk::KC, nc_block = blk::NC;
-  // A row-major B read in place (see b_in_place below) whose rows are a
-  // multiple of 4 KB apart (a layer 1024 or 2048 wide): a panel's kc rows
-  // then fall into a sixteenth of L2's sets or fewer and do not stay cached
-  // from one tile to the next. Each panel is copied once instead, just
-  // before its tiles, into the packed buffer, asking for the next panel's
-  // rows while copying, and K is one block (the copied panel streams from
-  // L2 as the packed one does). Measured on Zen 5, batch 64, input
-  // gradient, alternated against reading in place (167 GFLOP/s on one
-  // thread here, 240 at other widths): one thread 1024 -> 1024 0.77-0.80x
-  // the time, 2048 -> 2048 0.84-0.89x; packing all of B up front instead
-  // 0.87x and 0.93x; K as one block, against blocks of KC, level on one
-  // thread and 0.89-0.97x on two.
-  const bool pack_panels = !TA && !TB && !TransC && M <= 4 * blk::MC && (ldb * sizeof(T)) % 4096 == 0;
   if constexpr (TransC) {
     const std::size_t n_padded = (N + blk::NR - 1) / blk::NR * blk::NR;
     if (K <= std::min(8 * blk::KC, blk::pack_b_size / n_padded)) kc_block = std::max(K, blk::KC);
@@ -694,16 +702,6 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
       nc_block = blk::pack_b_size / kc_block / blk::NR * blk::NR;
     }
   }
-  // A row-major B (the weight in a layer's input gradient dY W) is read in
-  // place by a small batch instead of packed: packing copied all of W
-  // through memory before its first FMA (a third of a 2048-wide product's
-  // time), while read in place each panel's rows are fetched during the
-  // previous panel's tiles (b_prefetch). Full panels only; a last partial
-  // panel is packed. Measured one thread, alternated against packing, batch
-  // 64: 2048 -> 2048 0.73x the time, 1024 -> 1024 0.77x, 784 -> 256 0.92x,
-  // 256 -> 128 0.93x; batch 256 level, batch 1024 4-6% slower (a panel
-  // reused by that many tiles repays its packing), hence up to 4 MC rows.
-  const bool b_in_place = !TA && !TB && !TransC && M <= 4 * blk::MC;
   // The panel after panel jr of block (jc, pc): its first row and row count.
   auto next_panel = [&](std::size_t jc, std::size_t nc, std::size_t full, std::size_t pc, std::size_t kc,
                         std::size_t jr) -> b_prefetch<T> {
