@@ -665,12 +665,12 @@ void gemm_blocked(std::size_t M, std::size_t N, std::size_t K, const T* a, std::
   // of L2's sets or fewer and do not stay cached from one tile to the next.
   // Each panel is copied once instead, just before its tiles, into the
   // packed buffer, asking for the next panel's rows while copying, and K is
-  // one block (the copied panel streams from L2 as the packed one does). Measured on Zen 5, batch 64, input
-  // gradient, alternated against reading in place (167 GFLOP/s on one
-  // thread here, 240 at other widths): one thread 1024 -> 1024 0.77-0.80x
-  // the time, 2048 -> 2048 0.84-0.89x; packing all of B up front instead
-  // 0.87x and 0.93x; K as one block, against blocks of KC, level on one
-  // thread and 0.89-0.97x on two.
+  // one block (the copied panel streams from L2 as the packed one does).
+  // Measured on Zen 5, batch 64, input gradient, alternated against reading
+  // in place (167 GFLOP/s on one thread here, 240 at other widths): one
+  // thread 1024 -> 1024 0.77-0.80x the time, 2048 -> 2048 0.84-0.89x;
+  // packing all of B up front instead 0.87x and 0.93x; K as one block,
+  // against blocks of KC, level on one thread and 0.89-0.97x on two.
   const bool pack_panels = b_in_place && (ldb * sizeof(T)) % 4096 == 0;
   // C^T of a small batch has N <= 96 columns: when the whole packed batch
   // fits the pack buffer and K is at most 8 KC, K is one block, so partial
